@@ -1,0 +1,102 @@
+"""TF gradients of converted functions: JAX's VJP, converted too.
+
+The forward computation is wrapped in `tf.custom_gradient`. Its gradient
+function traces `jax.vjp` of the original function (once per input
+signature, cached) and interprets that jaxpr with the same rules, so the
+gradient graph is made of the same portable TF ops as the forward graph,
+and JAX's custom_jvp/custom_vjp rules are the ones that are used.
+
+TF conventions at the boundary:
+  * integer and bool inputs get a `None` gradient (JAX would give float0);
+  * a `None` output cotangent from TF (output not used) is taken as zeros;
+  * integer/bool outputs take no cotangent (JAX's float0 zeros are used).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Sequence
+
+import jax
+import numpy as np
+import tensorflow as tf
+from jax import tree_util
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl import interpreter
+
+if TYPE_CHECKING:
+  from jax2tf_impl.api import Traced, _Converter
+
+
+def _vjp_jaxpr(converter: "_Converter", traced: "Traced") -> Any:
+  """Traces (and caches on `traced`) the VJP of the flat JAX function."""
+  cached = getattr(traced, "_vjp_closed", None)
+  if cached is not None:
+    return cached
+  in_avals, out_avals = traced.in_avals, traced.out_avals
+  n_in = len(in_avals)
+  diff_out = [dt.is_differentiable(a.dtype) for a in out_avals]
+  diff_in = [dt.is_differentiable(a.dtype) for a in in_avals]
+
+  def vjp_fun(*primals_and_cts: Any) -> list[Any]:
+    primals = primals_and_cts[:n_in]
+    cts_iter = iter(primals_and_cts[n_in:])
+    _, pullback = jax.vjp(traced.flat_fun, *primals)
+    cts = [next(cts_iter) if d else
+           np.zeros(a.shape, dtype=dt.FLOAT0)
+           for a, d in zip(out_avals, diff_out)]
+    in_cts = pullback(cts)
+    return [ct for ct, d in zip(in_cts, diff_in) if d]
+
+  sds = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+         for a in in_avals]
+  sds += [jax.ShapeDtypeStruct(a.shape, a.dtype)
+          for a, d in zip(out_avals, diff_out) if d]
+  closed = jax.make_jaxpr(vjp_fun)(*sds)
+  interpreter.check_supported(closed)
+  object.__setattr__(traced, "_vjp_closed", closed)
+  return closed
+
+
+def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
+                           tensors: list[tf.Tensor]) -> list[Any]:
+  """Runs the forward conversion with the converted JAX VJP as gradient."""
+  out_avals = traced.out_avals
+  diff_in = [dt.is_differentiable(a.dtype) for a in traced.in_avals]
+
+  @tf.custom_gradient
+  def forward(*xs: tf.Tensor):
+    outs = converter._forward(traced, xs)
+
+    def grad(*cts: Any, variables: Any = None):
+      if variables:
+        raise ValueError(
+            "jax2tf_impl: the converted function read tf.Variables that were "
+            "not passed as arguments; pass them as arguments instead")
+      vjp_closed = _vjp_jaxpr(converter, traced)
+      used_cts = []
+      for ct, out, aval in zip(cts, outs, out_avals):
+        if not dt.is_differentiable(aval.dtype):
+          continue
+        if ct is None:
+          ct = tf.zeros_like(out)
+        used_cts.append(tf.cast(ct, dt.to_tf_dtype(aval.dtype)))
+      state = converter._state(traced, xs)
+      in_cts = interpreter.interpret(vjp_closed, list(xs) + used_cts, state)
+      it = iter(in_cts)
+      return [next(it) if d else None for d in diff_in]
+
+    return list(outs), grad
+
+  return forward(*tensors)
+
+
+def prevent_gradient(value: Any, traced: "Traced") -> Any:
+  """Marks an output of a with_gradient=False conversion as not differentiable."""
+  if not isinstance(value, tf.Tensor) or not value.dtype.is_floating and \
+      not value.dtype.is_complex:
+    return value
+  return tf.raw_ops.PreventGradient(
+      input=value,
+      message="jax2tf_impl: this function was converted with "
+              "with_gradient=False; convert it with with_gradient=True to "
+              "differentiate it")

@@ -1,0 +1,185 @@
+"""Walks a ClosedJaxpr, calling one rule per equation on TF values.
+
+Before any TF op is built, `check_supported` walks the whole jaxpr (all
+sub-jaxprs too) and reports every primitive without a rule in one error.
+During interpretation every rule's output is checked against the equation's
+avals (dtype always, shape where both are static), so a rule that returns
+the wrong type fails at conversion time instead of computing a wrong answer.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+from jax._src import source_info_util
+from jax.extend import core as jcore
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl import rules
+from jax2tf_impl.errors import UnsupportedPrimitiveError
+from jax2tf_impl.rules.context import ConversionState, RuleContext, _fmt_params
+
+# Frames inside this package are never "the user's source line".
+source_info_util.register_exclusion(os.path.dirname(os.path.abspath(__file__)))
+
+
+def source_of(eqn: Any) -> str:
+  """The user's file:line that produced `eqn`, as JAX recorded it."""
+  try:
+    return source_info_util.summarize(eqn.source_info)
+  except Exception:  # pragma: no cover - defensive, source info is optional.
+    return "unknown"
+
+
+def _sub_jaxprs(params: dict[str, Any]):
+  for value in params.values():
+    items = value if isinstance(value, (tuple, list)) else (value,)
+    for item in items:
+      if isinstance(item, jcore.ClosedJaxpr):
+        yield item.jaxpr
+      elif isinstance(item, jcore.Jaxpr):
+        yield item
+
+
+def _walk_eqns(jaxpr: Any):
+  for eqn in jaxpr.eqns:
+    yield eqn
+    for sub in _sub_jaxprs(eqn.params):
+      yield from _walk_eqns(sub)
+
+
+def check_supported(closed_jaxpr: Any) -> None:
+  """Raises one error listing every primitive that has no rule."""
+  missing: dict[str, list[str]] = {}
+  for eqn in _walk_eqns(closed_jaxpr.jaxpr):
+    if rules.lookup(eqn.primitive) is None:
+      params = {k: v for k, v in eqn.params.items()
+                if not isinstance(v, (jcore.ClosedJaxpr, jcore.Jaxpr))}
+      dtypes = ", ".join(str(v.aval) for v in eqn.invars)
+      missing.setdefault(str(eqn.primitive), []).append(
+          f"    params: {_fmt_params(params)}\n"
+          f"    input types: {dtypes or '(none)'}\n"
+          f"    at: {source_of(eqn)}")
+  if missing:
+    lines = [f"jax2tf_impl has no rule for {len(missing)} primitive(s) used "
+             f"by this function:"]
+    for name, uses in missing.items():
+      lines.append(f"  primitive '{name}' ({len(uses)} use(s)); first use:")
+      lines.append(uses[0])
+    raise UnsupportedPrimitiveError("\n".join(lines))
+
+
+def literal_to_tf(val: Any, aval: Any) -> tf.Tensor:
+  """A TF constant for a jaxpr literal or closed-over constant."""
+  if np.dtype(aval.dtype) == dt.FLOAT0:
+    return tf.zeros(aval.shape, tf.bool)
+  return tf.constant(np.asarray(val, dtype=dt.to_np_dtype(aval.dtype)))
+
+
+def interpret(closed_jaxpr: Any, args: Sequence[Any],
+              state: ConversionState) -> list[Any]:
+  """Converts `closed_jaxpr` applied to TF values `args`; returns its outputs."""
+  jaxpr = closed_jaxpr.jaxpr
+  consts = [literal_to_tf(c, v.aval)
+            for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
+  return eval_jaxpr(jaxpr, consts, args, state)
+
+
+def eval_jaxpr(jaxpr: Any, consts: Sequence[Any], args: Sequence[Any],
+               state: ConversionState) -> list[Any]:
+  """Interprets an open jaxpr with TF values for its constvars and invars."""
+  if len(args) != len(jaxpr.invars):
+    raise ValueError(f"jaxpr expects {len(jaxpr.invars)} arguments, "
+                     f"got {len(args)}")
+  env: dict[Any, Any] = {}
+
+  def read(v: Any) -> Any:
+    if isinstance(v, jcore.Literal):
+      return literal_to_tf(v.val, v.aval)
+    return env[v]
+
+  def write(v: Any, value: Any) -> None:
+    if not isinstance(v, jcore.DropVar):
+      env[v] = value
+
+  for v, c in zip(jaxpr.constvars, consts):
+    write(v, c)
+  for v, a in zip(jaxpr.invars, args):
+    write(v, a)
+
+  for eqn in jaxpr.eqns:
+    invals = [read(v) for v in eqn.invars]
+    outvals = apply_rule(eqn, invals, state)
+    for v, val in zip(eqn.outvars, outvals):
+      write(v, val)
+  return [read(v) for v in jaxpr.outvars]
+
+
+def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
+               ) -> list[Any]:
+  """Runs the rule for one equation and checks its outputs' types."""
+  rule = rules.lookup(eqn.primitive)
+  ctx = RuleContext(
+      primitive=eqn.primitive,
+      avals_in=[v.aval for v in eqn.invars],
+      avals_out=[v.aval for v in eqn.outvars],
+      state=state,
+      params=dict(eqn.params),
+      source=source_of(eqn))
+  if rule is None:
+    raise ctx.unsupported("no rule is registered for this primitive")
+  with tf.name_scope(_scope_name(str(eqn.primitive))):
+    try:
+      out = rule(ctx, *invals, **eqn.params)
+    except UnsupportedPrimitiveError:
+      raise
+    except Exception as e:
+      if not getattr(e, "_jax2tf_impl_noted", False):
+        e.add_note(f"jax2tf_impl: while converting primitive "
+                   f"'{eqn.primitive}' at {ctx.source} with input types "
+                   f"{[str(a) for a in ctx.avals_in]}")
+        e._jax2tf_impl_noted = True  # type: ignore[attr-defined]
+      raise
+  outs = list(out) if eqn.primitive.multiple_results else [out]
+  if len(outs) != len(eqn.outvars):
+    raise AssertionError(
+        f"rule for '{eqn.primitive}' returned {len(outs)} values, expected "
+        f"{len(eqn.outvars)} (at {ctx.source})")
+  return [_check_output(ctx, i, o) for i, o in enumerate(outs)]
+
+
+def _scope_name(name: str) -> str:
+  return "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "op"
+
+
+def _check_output(ctx: RuleContext, i: int, value: Any) -> Any:
+  aval = ctx.avals_out[i]
+  if not hasattr(aval, "dtype"):
+    return value  # tokens and other non-array values pass through.
+  if np.dtype(aval.dtype) == dt.FLOAT0:
+    return value
+  expected = dt.to_tf_dtype(aval.dtype)
+  if not isinstance(value, (tf.Tensor, tf.Variable)):
+    value = tf.convert_to_tensor(value, dtype=expected)
+  if value.dtype != expected:
+    raise AssertionError(
+        f"rule for '{ctx.primitive}' produced dtype {value.dtype.name} for "
+        f"output {i}, the jaxpr says {aval} (at {ctx.source})")
+  static = value.shape
+  if static.rank is not None and static.rank != len(aval.shape):
+    raise AssertionError(
+        f"rule for '{ctx.primitive}' produced rank {static.rank} for output "
+        f"{i}, the jaxpr says {aval} (at {ctx.source})")
+  if static.rank is not None:
+    for got, want in zip(static.as_list(), aval.shape):
+      if isinstance(want, int) and got is not None and got != want:
+        raise AssertionError(
+            f"rule for '{ctx.primitive}' produced shape {static} for output "
+            f"{i}, the jaxpr says {aval} (at {ctx.source})")
+  if not static.is_fully_defined() and hasattr(value, "set_shape"):
+    # Graph tensors: record what the jaxpr knows statically (principle 3).
+    if not tf.executing_eagerly() and isinstance(value, tf.Tensor):
+      value.set_shape([d if isinstance(d, int) else None for d in aval.shape])
+  return value

@@ -1,0 +1,106 @@
+"""Rules for cond, while and scan: real TF control flow, never unrolled.
+
+cond -> tf.cond (two branches) or tf.switch_case; while -> tf.while_loop;
+scan -> tf.while_loop over an index, reading `xs` with tf.gather and
+collecting `ys` in TensorArrays (which the TFLite converter lowers to
+builtin tensor ops, keeping the loop a TFLite WHILE).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+from jax._src.lax import control_flow as lcf
+
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+
+def _invariant(ctx: RuleContext, aval: Any) -> tf.TensorShape:
+  """The shape a loop carry keeps: static dims as ints, symbolic as None."""
+  return tf.TensorShape([d if isinstance(d, int) else None for d in aval.shape])
+
+
+@register(lcf.cond_p)
+def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
+          **_: Any) -> list[Any]:
+  operands = list(operands)
+
+  def branch_fn(branch: Any):
+    return lambda: ctx.interpret(branch, *operands)
+
+  fns = [branch_fn(b) for b in branches]
+  if not ctx.avals_out:
+    return []
+  if len(fns) == 1:
+    return fns[0]()
+  # XLA's Case runs the last branch for an out-of-range index; so do
+  # tf.cond (index != 0 -> branch 1 when there are two) and tf.switch_case.
+  if len(fns) == 2:
+    index = tf.cast(index, tf.int32)
+    outs = tf.cond(tf.equal(index, 0), fns[0], fns[1])
+  else:
+    outs = tf.switch_case(tf.cast(index, tf.int32), fns)
+  return list(outs)
+
+
+@register(lcf.while_p)
+def _while(ctx: RuleContext, *args: Any, cond_jaxpr: Any, body_jaxpr: Any,
+           cond_nconsts: int, body_nconsts: int) -> list[Any]:
+  cond_consts = list(args[:cond_nconsts])
+  body_consts = list(args[cond_nconsts:cond_nconsts + body_nconsts])
+  init = list(args[cond_nconsts + body_nconsts:])
+  if not init:
+    raise ctx.unsupported("a while loop without loop-carried values")
+  carry_avals = ctx.avals_out
+
+  def cond_fn(*carry: Any) -> Any:
+    (pred,) = ctx.interpret(cond_jaxpr, *cond_consts, *carry)
+    return pred
+
+  def body_fn(*carry: Any) -> list[Any]:
+    return list(ctx.interpret(body_jaxpr, *body_consts, *carry))
+
+  outs = tf.while_loop(
+      cond_fn, body_fn, init,
+      shape_invariants=[_invariant(ctx, a) for a in carry_avals])
+  return list(outs)
+
+
+@register(lcf.scan_p)
+def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
+          num_carry: int, length: Any, reverse: bool, **_: Any) -> list[Any]:
+  consts = list(args[:num_consts])
+  init = list(args[num_consts:num_consts + num_carry])
+  xs = list(args[num_consts + num_carry:])
+  carry_avals = ctx.avals_out[:num_carry]
+  ys_avals = ctx.avals_out[num_carry:]
+  n = ctx.dim(length)
+
+  ys_arrays = [tf.TensorArray(ctx.tf_dtype(a), size=n,
+                              element_shape=_invariant(ctx, a)[1:])
+               for a in ys_avals]
+
+  def cond_fn(i: Any, *_: Any) -> Any:
+    return i < n
+
+  def body_fn(i: Any, *loop: Any) -> list[Any]:
+    carry = list(loop[:num_carry])
+    arrays = list(loop[num_carry:])
+    idx = (n - 1 - i) if reverse else i
+    x_slices = [tf.gather(x, idx) for x in xs]
+    outs = ctx.interpret(jaxpr, *consts, *carry, *x_slices)
+    new_carry = outs[:num_carry]
+    ys = outs[num_carry:]
+    arrays = [ta.write(idx, y) for ta, y in zip(arrays, ys)]
+    return [i + 1, *new_carry, *arrays]
+
+  loop_vars = [tf.constant(0, tf.int32), *init, *ys_arrays]
+  invariants = ([tf.TensorShape([])] +
+                [_invariant(ctx, a) for a in carry_avals] +
+                [tf.TensorShape(None)] * len(ys_arrays))
+  results = tf.while_loop(cond_fn, body_fn, loop_vars,
+                          shape_invariants=invariants)
+  carry_out = list(results[1:1 + num_carry])
+  ys_out = [ta.stack() for ta in results[1 + num_carry:]]
+  return carry_out + ys_out

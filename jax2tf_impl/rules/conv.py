@@ -1,0 +1,2 @@
+"""Rules for the conv family (see rules/__init__.py for the rule signature)."""
+from __future__ import annotations

@@ -1,0 +1,268 @@
+"""Polymorphic shapes: specs -> symbolic avals, and dimension evaluation in TF.
+
+At conversion time JAX traces the function with symbolic dimensions
+(`jax.export.symbolic_shape`). At run time each dimension variable is solved
+from `tf.shape` of the inputs (JAX's own solver gives the solution as
+expressions over the input dimensions), and every dimension expression a
+rule needs is evaluated here to a TF int32 scalar. Dimensions known at
+conversion time stay Python ints (design principle 3).
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+from jax import export as jax_export
+from jax import tree_util
+from jax._src.export import shape_poly
+
+from jax2tf_impl.errors import InputSpecError
+
+DimValue = Any  # a Python int or a TF int32 scalar
+DIM_DTYPE = tf.int32
+
+
+def is_symbolic(d: Any) -> bool:
+  return shape_poly.is_symbolic_dim(d)
+
+
+def is_static_shape(shape: Sequence[Any]) -> bool:
+  return not any(is_symbolic(d) for d in shape)
+
+
+def parse_specs(polymorphic_shapes: Any, args: tuple, leaves_paths: list[str],
+                in_tree: Any) -> list[str | None]:
+  """One spec string (or None) per flat argument leaf.
+
+  `polymorphic_shapes` is None, a string or None per positional argument
+  (a pytree prefix of `args`), as in jax2tf.
+  """
+  if polymorphic_shapes is None:
+    return [None] * len(leaves_paths)
+  if not isinstance(polymorphic_shapes, (list, tuple)):
+    if len(args) != 1:
+      # jax2tf accepts a single spec only for a single argument.
+      polymorphic_shapes = (polymorphic_shapes,) * len(args)
+    else:
+      polymorphic_shapes = (polymorphic_shapes,)
+  polymorphic_shapes = tuple(polymorphic_shapes)
+  if len(polymorphic_shapes) != len(args):
+    raise InputSpecError(
+        f"polymorphic_shapes must have one entry per positional argument: got "
+        f"{len(polymorphic_shapes)} entries for {len(args)} arguments")
+  try:
+    per_leaf = tree_util.broadcast_prefix(
+        polymorphic_shapes, args, is_leaf=lambda x: x is None)
+  except ValueError as e:
+    raise InputSpecError(
+        f"polymorphic_shapes {polymorphic_shapes} is not a pytree prefix of "
+        f"the arguments: {e}") from e
+  return [None if s is None else _spec_to_str(s) for s in per_leaf]
+
+
+def _spec_to_str(spec: Any) -> str:
+  if isinstance(spec, str):
+    return spec
+  if isinstance(spec, (tuple, list)):
+    return "(" + ", ".join("_" if d is None else str(d) for d in spec) + ")"
+  return str(spec)
+
+
+def symbolic_avals_shapes(specs: list[str | None], static_shapes: list[tuple],
+                          paths: list[str], constraints: Sequence[str] = ()
+                          ) -> list[tuple]:
+  """The (possibly symbolic) shape of each leaf, all in one symbolic scope."""
+  scope = shape_poly.SymbolicScope(tuple(constraints))
+  shapes = []
+  for spec, static, path in zip(specs, static_shapes, paths):
+    if spec is None:
+      if any(d is None for d in static):
+        raise InputSpecError(
+            f"argument {path} has shape {_fmt(static)} with unknown dimensions; "
+            "give it a polymorphic_shapes spec such as '(b, ...)'")
+      shapes.append(tuple(static))
+      continue
+    try:
+      sym = jax_export.symbolic_shape(spec, like=tuple(static), scope=scope)
+    except Exception as e:  # JAX raises ValueError for rank/size mismatch.
+      raise InputSpecError(
+          f"argument {path}: polymorphic shape spec '{spec}' does not fit the "
+          f"argument's shape {_fmt(static)}: {e}") from e
+    shapes.append(tuple(sym))
+  return shapes
+
+
+def _fmt(shape: Sequence[Any]) -> str:
+  return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+
+
+# --- evaluation of dimension expressions -----------------------------------
+
+def _tf_floordiv(a: DimValue, b: DimValue) -> DimValue:
+  if isinstance(a, int) and isinstance(b, int):
+    return a // b
+  return tf.math.floordiv(a, b)
+
+
+def _tf_mod(a: DimValue, b: DimValue) -> DimValue:
+  if isinstance(a, int) and isinstance(b, int):
+    return a % b
+  return tf.math.floormod(a, b)
+
+
+def _tf_max(a: DimValue, b: DimValue) -> DimValue:
+  if isinstance(a, int) and isinstance(b, int):
+    return max(a, b)
+  return tf.maximum(a, b)
+
+
+def _tf_min(a: DimValue, b: DimValue) -> DimValue:
+  if isinstance(a, int) and isinstance(b, int):
+    return min(a, b)
+  return tf.minimum(a, b)
+
+
+_OPERATIONS = {
+    shape_poly._DimFactor.FLOORDIV: _tf_floordiv,
+    shape_poly._DimFactor.MOD: _tf_mod,
+    shape_poly._DimFactor.MAX: _tf_max,
+    shape_poly._DimFactor.MIN: _tf_min,
+}
+
+
+def _mul(a: DimValue, b: DimValue) -> DimValue:
+  if isinstance(a, int) and a == 1:
+    return b
+  if isinstance(b, int) and b == 1:
+    return a
+  return a * b
+
+
+def _add(a: DimValue, b: DimValue) -> DimValue:
+  if isinstance(a, int) and a == 0:
+    return b
+  if isinstance(b, int) and b == 0:
+    return a
+  return a + b
+
+
+def eval_dim(d: Any, env: dict[str, DimValue]) -> DimValue:
+  """Evaluates a dimension (int or symbolic expression) to int or TF scalar."""
+  if not is_symbolic(d):
+    return operator.index(d)
+  total: DimValue = 0
+  for term, coeff in d._sorted_terms:
+    value: DimValue = 1
+    for factor, exponent in term._factors:
+      if factor.var is not None:
+        if factor.var not in env:
+          raise InputSpecError(
+              f"dimension variable '{factor.var}' cannot be solved from the "
+              f"input shapes; known variables: {sorted(env)}")
+        f_val = env[factor.var]
+      else:
+        operands = [eval_dim(o, env) for o in factor.operands]
+        f_val = _OPERATIONS[factor.operation](*operands)
+      for _ in range(exponent):
+        value = _mul(value, f_val)
+    total = _add(total, _mul(value, int(coeff)))
+  return total
+
+
+class DimEnv:
+  """Values of the dimension variables for one call of a converted function."""
+
+  def __init__(self, values: dict[str, DimValue] | None = None):
+    self.values: dict[str, DimValue] = dict(values or {})
+
+  def dim(self, d: Any) -> DimValue:
+    return eval_dim(d, self.values)
+
+  def shape(self, shape: Sequence[Any]) -> list[DimValue]:
+    return [self.dim(d) for d in shape]
+
+
+def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
+                  args_kwargs_tree: Any, paths: Sequence[str]) -> DimEnv:
+  """Solves every dimension variable from the actual inputs' tf.shape.
+
+  Also emits the run-time checks that the inputs fit the specs: every
+  symbolic dimension must equal its expression, and every constraint must
+  hold; a violation raises `InvalidArgumentError` naming the argument.
+  """
+  if all(is_static_shape(a.shape) for a in avals):
+    return DimEnv()
+  solution, constraints, synthetic = shape_poly.solve_dim_vars(
+      tuple(avals), args_kwargs_tree)
+  synth_env: dict[str, DimValue] = {}
+  for name, arg_idx, dim_idx in synthetic:
+    static = tensors[arg_idx].shape[dim_idx]
+    synth_env[name] = (int(static) if static is not None else
+                       tf.shape(tensors[arg_idx], out_type=DIM_DTYPE)[dim_idx])
+  values = {var: eval_dim(expr, synth_env) for var, expr in solution.items()}
+  env = DimEnv(values)
+  checks = []
+  for c in constraints:
+    left = eval_dim(c.left, synth_env | values)
+    right = eval_dim(c.right, synth_env | values)
+    ok = (left == right) if c.comp == shape_poly.Comparator.EQ else (left >= right)
+    msg = "".join(
+        p if isinstance(p, str) else str(p) for p in c.error_message_pieces)
+    if isinstance(ok, (bool, np.bool_)):
+      if not ok:
+        raise InputSpecError(_spec_error(msg, avals, paths))
+      continue
+    if c.comp == shape_poly.Comparator.EQ:
+      ok = tf.equal(left, right)
+    checks.append(tf.debugging.Assert(ok, [_spec_error(msg, avals, paths)]))
+  # Symbolic scope constraints declared by the user (e.g. "b >= 16").
+  scope_constraints = _user_constraints(avals)
+  for cons_str, expr_left, expr_right, cmp in scope_constraints:
+    left, right = env.dim(expr_left), env.dim(expr_right)
+    ok = _compare(cmp, left, right)
+    if isinstance(ok, (bool, np.bool_)):
+      if not ok:
+        raise InputSpecError(
+            f"input shapes violate the constraint '{cons_str}' given in "
+            f"polymorphic_shapes")
+      continue
+    checks.append(tf.debugging.Assert(
+        ok, [f"input shapes violate the constraint '{cons_str}' given in "
+             f"polymorphic_shapes"]))
+  if checks:
+    with tf.control_dependencies(checks):
+      env.values = {k: (tf.identity(v) if isinstance(v, tf.Tensor) else v)
+                    for k, v in env.values.items()}
+  return env
+
+
+def _compare(cmp: Any, left: DimValue, right: DimValue) -> Any:
+  both_static = isinstance(left, int) and isinstance(right, int)
+  if cmp == shape_poly.Comparator.EQ:
+    return (left == right) if both_static else tf.equal(left, right)
+  return (left >= right) if both_static else tf.greater_equal(left, right)
+
+
+def _user_constraints(avals: Sequence[Any]) -> list[tuple]:
+  for a in avals:
+    for d in a.shape:
+      if is_symbolic(d):
+        scope = d.scope
+        out = []
+        for c in scope._explicit_constraints:
+          if c.cmp == shape_poly.Comparator.GEQ:
+            out.append((c.debug_str, c.e1, c.e2, c.cmp))
+          else:
+            out.append((c.debug_str, c.e1, c.e2, c.cmp))
+        return out
+  return []
+
+
+def _spec_error(msg: str, avals: Sequence[Any], paths: Sequence[str]) -> str:
+  specs = ", ".join(f"{p}: {tuple(str(d) for d in a.shape)}"
+                    for p, a in zip(paths, avals)
+                    if not is_static_shape(a.shape))
+  return (f"input shapes do not match the polymorphic shapes specification: "
+          f"{msg}. Expected {specs}")

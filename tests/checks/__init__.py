@@ -1,0 +1,1 @@
+"""Per-family harness knowledge: TOLERANCES, CHECKS, LIMITATIONS (see harness_support)."""

@@ -1,0 +1,55 @@
+"""Test-session setup: x64 on (as JAX's own harness runs), quiet TF logs."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import tensorflow as tf  # noqa: E402,F401
+import pytest  # noqa: E402
+
+
+def pytest_addoption(parser):
+  parser.addoption("--harness-results", default=None,
+                   help="write one JSON line per harness test to this file")
+
+
+_results_file = None
+
+
+def pytest_configure(config):
+  global _results_file
+  path = config.getoption("--harness-results")
+  if path:
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+      path = f"{path}.{worker}"
+    _results_file = open(path, "w")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+  outcome = yield
+  report = outcome.get_result()
+  if _results_file is None or "harness" not in item.fixturenames and \
+      not hasattr(item, "callspec"):
+    return
+  info = getattr(item, "harness_info", None)
+  if info is None:
+    return
+  if report.when == "call" or (report.when == "setup" and report.skipped):
+    import json
+    status = report.outcome
+    if hasattr(report, "wasxfail"):
+      status = "xpassed" if report.passed else "xfailed"
+    msg = ""
+    if report.longrepr is not None and status != "passed":
+      msg = str(getattr(report.longrepr, "reprcrash", None) and
+                report.longrepr.reprcrash.message or report.longrepr)[:400]
+    if hasattr(report, "wasxfail"):
+      msg = report.wasxfail + (" | " + msg if msg else "")
+    _results_file.write(json.dumps(dict(info, status=status, message=msg)) + "\n")
+    _results_file.flush()

@@ -1,0 +1,214 @@
+"""Running JAX's own primitive harnesses through jax2tf_impl.
+
+Each harness (`jax._src.internal_test_util.test_harnesses`) is a JAX function
+with argument makers. We run it with JAX (jit, CPU) and converted in one of
+the modes below, and compare results. Family-specific knowledge lives in
+tests/checks/<family>.py, each of which may define:
+
+  TOLERANCES: {group_name: {dtype_name: tol}}   (with a comment saying why)
+  CHECKS:     {group_name: fn(harness, args, jax_outs, tf_outs, tol)}
+              a property check replacing equality (non-unique results)
+  LIMITATIONS: [Limitation(...)]  known failures -> xfail with the reason
+
+Sampling: by default at most SAMPLE_PER_GROUP harnesses per group, chosen
+deterministically (evenly spaced over the group sorted by name);
+JAX2TF_IMPL_FULL=1 runs every harness.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+import os
+import pkgutil
+import re
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+import tensorflow as tf
+
+import jax2tf_impl
+from jax2tf_impl import dtypes as dt
+
+MODES = ("eager", "graph", "jit")
+SAMPLE_PER_GROUP = int(os.environ.get("JAX2TF_IMPL_SAMPLE", "8"))
+FULL = os.environ.get("JAX2TF_IMPL_FULL", "") not in ("", "0")
+
+
+@dataclasses.dataclass(frozen=True)
+class Limitation:
+  """A known, explained failure: the matching harnesses are xfailed."""
+  group: str
+  reason: str
+  name_regex: str = ".*"          # matched against harness.fullname
+  modes: Sequence[str] = MODES    # which of MODES (and "noxla") it affects
+  dtypes: Sequence[str] = ()      # dtype names; empty = all
+  enable_xla: Sequence[bool] = (True, False)
+
+  def applies(self, harness: Any, mode: str, enable_xla: bool) -> bool:
+    return (harness.group_name == self.group
+            and mode in self.modes
+            and enable_xla in self.enable_xla
+            and (not self.dtypes or _dtype_name(harness.dtype) in self.dtypes)
+            and re.search(self.name_regex, harness.fullname) is not None)
+
+
+def _dtype_name(dtype: Any) -> str:
+  try:
+    return np.dtype(dtype).name
+  except TypeError:
+    return str(dtype)
+
+
+@functools.cache
+def _family_modules() -> list[Any]:
+  import checks  # tests/checks, on sys.path via rootdir conftest
+  mods = []
+  for info in pkgutil.iter_modules(checks.__path__):
+    mods.append(importlib.import_module(f"checks.{info.name}"))
+  return mods
+
+
+@functools.cache
+def tolerances() -> dict[str, dict[str, float]]:
+  out: dict[str, dict[str, float]] = {}
+  for m in _family_modules():
+    for g, tols in getattr(m, "TOLERANCES", {}).items():
+      out.setdefault(g, {}).update(tols)
+  return out
+
+
+@functools.cache
+def custom_checks() -> dict[str, Callable[..., None]]:
+  out: dict[str, Callable[..., None]] = {}
+  for m in _family_modules():
+    out.update(getattr(m, "CHECKS", {}))
+  return out
+
+
+@functools.cache
+def limitations() -> list[Limitation]:
+  out: list[Limitation] = []
+  for m in _family_modules():
+    out.extend(getattr(m, "LIMITATIONS", []))
+  return out
+
+
+def find_limitation(harness: Any, mode: str, enable_xla: bool
+                    ) -> Limitation | None:
+  for lim in limitations():
+    if lim.applies(harness, mode, enable_xla):
+      return lim
+  return None
+
+
+@functools.cache
+def all_harnesses() -> tuple:
+  from jax._src.internal_test_util import test_harnesses
+  return tuple(test_harnesses.all_harnesses)
+
+
+def jax_unimplemented_on_cpu(harness: Any) -> str | None:
+  """Why JAX itself cannot run `harness` on CPU, or None."""
+  for lim in harness.jax_unimplemented:
+    if lim.filter(device="cpu", dtype=harness.dtype):
+      return lim.description
+  return None
+
+
+def select_harnesses(groups: Sequence[str] | None = None) -> list[Any]:
+  """The harnesses to run: all with FULL, else a deterministic sample."""
+  by_group: dict[str, list[Any]] = {}
+  for h in all_harnesses():
+    if groups is not None and h.group_name not in groups:
+      continue
+    by_group.setdefault(h.group_name, []).append(h)
+  selected = []
+  for g in sorted(by_group):
+    hs = sorted(by_group[g], key=lambda h: h.fullname)
+    if not FULL and len(hs) > SAMPLE_PER_GROUP:
+      step = len(hs) / SAMPLE_PER_GROUP
+      hs = [hs[int(i * step)] for i in range(SAMPLE_PER_GROUP)]
+    selected.extend(hs)
+  return selected
+
+
+def make_args(harness: Any) -> list[Any]:
+  return list(harness.dyn_args_maker(np.random.RandomState(0)))
+
+
+@functools.lru_cache(maxsize=64)
+def _jax_result_cached(fullname: str) -> tuple[list[Any], list[np.ndarray]]:
+  harness = _BY_NAME()[fullname]
+  args = make_args(harness)
+  outs = jax.jit(harness.dyn_fun)(*args)
+  leaves = jax.tree_util.tree_leaves(outs)
+  return args, [np.asarray(x) for x in leaves]
+
+
+@functools.cache
+def _BY_NAME() -> dict[str, Any]:
+  return {h.fullname: h for h in all_harnesses()}
+
+
+def jax_result(harness: Any) -> tuple[list[Any], list[np.ndarray]]:
+  return _jax_result_cached(harness.fullname)
+
+
+def run_converted(harness: Any, args: list[Any], mode: str,
+                  enable_xla: bool = True) -> list[np.ndarray]:
+  """Converts the harness function and runs it in `mode`."""
+  converted = jax2tf_impl.convert(harness.dyn_fun, enable_xla=enable_xla)
+  tf_args = [tf.constant(np.asarray(a)) for a in args]
+  if mode == "eager":
+    outs = converted(*tf_args)
+  elif mode == "graph":
+    outs = tf.function(converted, autograph=False)(*tf_args)
+  elif mode == "jit":
+    outs = tf.function(converted, autograph=False, jit_compile=True)(*tf_args)
+  else:
+    raise ValueError(mode)
+  return [np.asarray(x) for x in tf.nest.flatten(outs)]
+
+
+DEFAULT_TOL = {
+    "float16": 1e-2, "bfloat16": 2e-2, "float32": 1e-5, "float64": 1e-12,
+    "complex64": 1e-5, "complex128": 1e-12,
+}
+
+
+def tolerance_for(harness: Any, dtype: np.dtype) -> float:
+  name = np.dtype(dtype).name
+  group_tols = tolerances().get(harness.group_name, {})
+  if name in group_tols:
+    return group_tols[name]
+  return DEFAULT_TOL.get(name, 0.0)
+
+
+def assert_same(harness: Any, jax_outs: list[np.ndarray],
+                tf_outs: list[np.ndarray]) -> None:
+  """Same number of outputs, dtypes, shapes; values within tolerance."""
+  assert len(jax_outs) == len(tf_outs), (len(jax_outs), len(tf_outs))
+  for i, (j, t) in enumerate(zip(jax_outs, tf_outs)):
+    assert j.dtype == t.dtype, f"output {i}: dtype {t.dtype} != JAX {j.dtype}"
+    assert j.shape == t.shape, f"output {i}: shape {t.shape} != JAX {j.shape}"
+    tol = tolerance_for(harness, j.dtype)
+    if dt.is_inexact(j.dtype):
+      np.testing.assert_allclose(
+          t.astype(np.complex128 if dt.is_complex(j.dtype) else np.float64),
+          j.astype(np.complex128 if dt.is_complex(j.dtype) else np.float64),
+          rtol=tol, atol=tol, equal_nan=True, err_msg=f"output {i}")
+    else:
+      np.testing.assert_array_equal(t, j, err_msg=f"output {i}")
+
+
+def check_harness(harness: Any, mode: str, enable_xla: bool = True) -> None:
+  """Runs one harness in one mode and asserts it matches JAX."""
+  args, jax_outs = jax_result(harness)
+  tf_outs = run_converted(harness, args, mode, enable_xla)
+  check = custom_checks().get(harness.group_name)
+  if check is not None:
+    check(harness, args, jax_outs, tf_outs)
+  else:
+    assert_same(harness, jax_outs, tf_outs)

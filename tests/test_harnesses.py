@@ -1,0 +1,28 @@
+"""JAX's own primitive harnesses, converted and compared with JAX, in three modes.
+
+CI runs a deterministic sample per group; JAX2TF_IMPL_FULL=1 runs them all.
+"""
+import pytest
+
+import harness_support as hs
+
+_HARNESSES = hs.select_harnesses()
+
+
+@pytest.mark.parametrize("mode", hs.MODES)
+@pytest.mark.parametrize("harness", _HARNESSES, ids=lambda h: h.fullname)
+def test_harness(request, harness, mode):
+  request.node.harness_info = dict(group=harness.group_name,
+                                   name=harness.fullname, mode=mode,
+                                   enable_xla=True)
+  why = hs.jax_unimplemented_on_cpu(harness)
+  if why:
+    pytest.skip(f"JAX itself does not run this on CPU: {why}")
+  try:
+    hs.jax_result(harness)
+  except Exception as e:  # JAX cannot run it here: nothing to compare with.
+    pytest.skip(f"JAX itself fails on CPU: {type(e).__name__}: {str(e)[:200]}")
+  lim = hs.find_limitation(harness, mode, True)
+  if lim is not None:
+    request.applymarker(pytest.mark.xfail(reason=lim.reason, strict=False))
+  hs.check_harness(harness, mode)
