@@ -34,6 +34,8 @@ from jax2tf_impl import dtypes as dt
 MODES = ("eager", "graph", "jit")
 SAMPLE_PER_GROUP = int(os.environ.get("JAX2TF_IMPL_SAMPLE", "8"))
 FULL = os.environ.get("JAX2TF_IMPL_FULL", "") not in ("", "0")
+# Comma-separated group names to restrict the run to (for development).
+GROUPS = [g for g in os.environ.get("JAX2TF_IMPL_GROUPS", "").split(",") if g]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,6 +122,8 @@ def jax_unimplemented_on_cpu(harness: Any) -> str | None:
 def select_harnesses(groups: Sequence[str] | None = None) -> list[Any]:
   """The harnesses to run: all with FULL, else a deterministic sample."""
   by_group: dict[str, list[Any]] = {}
+  if groups is None and GROUPS:
+    groups = GROUPS
   for h in all_harnesses():
     if groups is not None and h.group_name not in groups:
       continue
