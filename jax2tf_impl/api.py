@@ -6,6 +6,7 @@ the rules table. Results are restored to the JAX function's output pytree.
 """
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import threading
 from typing import Any, Callable, Sequence
@@ -87,6 +88,32 @@ def convert(fun: Callable[..., Any], *,
   return converted
 
 
+def _plain_containers(tree: Any) -> Any:
+  """Replaces TF's trackable wrappers (tf.Module attributes) by dict/list/tuple.
+
+  tf.Module wraps dicts and lists assigned to it in `_DictWrapper` /
+  `ListWrapper`, which JAX's pytree utilities do not know; users pass them
+  as parameters all the time.
+  """
+  if isinstance(tree, (tf.Tensor, tf.Variable, np.ndarray)):
+    return tree
+  module = type(tree).__module__ or ""
+  if module.startswith("tensorflow"):
+    if isinstance(tree, collections.abc.Mapping):
+      return {k: _plain_containers(v) for k, v in tree.items()}
+    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
+      return type(tree)(*(_plain_containers(v) for v in tree))
+    if isinstance(tree, collections.abc.Sequence):
+      return [_plain_containers(v) for v in tree]
+    return tree
+  if type(tree) in (dict, list, tuple):
+    items = (tree.items() if isinstance(tree, dict) else enumerate(tree))
+    if isinstance(tree, dict):
+      return {k: _plain_containers(v) for k, v in items}
+    return type(tree)(_plain_containers(v) for _, v in items)
+  return tree
+
+
 def _leaf_to_tensor(leaf: Any, path: str) -> tuple[tf.Tensor, bool]:
   """A leaf as a TF tensor of the dtype JAX would give it, plus weak_type."""
   weak = False
@@ -131,6 +158,7 @@ class _Converter:
     self.trace_count = 0
 
   def __call__(self, args: tuple) -> Any:
+    args = _plain_containers(args)
     with_paths, in_tree = tree_util.tree_flatten_with_path(args)
     paths = tuple("args" + tree_util.keystr(p) for p, _ in with_paths)
     tensors, weak = [], []
@@ -146,22 +174,25 @@ class _Converter:
       if s is None:
         raise InputSpecError(f"argument {path} has unknown rank; converted "
                              "functions need tensors of known rank")
-    key = (in_tree, tuple(specs), tuple(static_shapes),
+    sym_shapes = shapes.symbolic_avals_shapes(specs, static_shapes, list(paths),
+                                              self.constraints)
+    # Dimensions that are symbolic do not take part in the cache key: one
+    # trace serves every size (eagerly as well as under tf.function).
+    key_shapes = tuple(tuple(None if shapes.is_symbolic(d) else d for d in s)
+                       for s in sym_shapes)
+    key = (in_tree, tuple(specs), key_shapes,
            tuple(t.dtype for t in tensors), tuple(weak), dt.x64_enabled())
     with self._lock:
       traced = self._cache.get(key)
       if traced is None:
-        traced = self._trace(in_tree, paths, specs, static_shapes, tensors,
-                             weak)
+        traced = self._trace(in_tree, paths, sym_shapes, tensors, weak)
         self._cache[key] = traced
     outs = self._run(traced, tensors)
     return tree_util.tree_unflatten(traced.out_tree, outs)
 
-  def _trace(self, in_tree: Any, paths: tuple, specs: list, static_shapes: list,
+  def _trace(self, in_tree: Any, paths: tuple, sym_shapes: list,
              tensors: list, weak: list) -> Traced:
     self.trace_count += 1
-    sym_shapes = shapes.symbolic_avals_shapes(specs, static_shapes, list(paths),
-                                              self.constraints)
     sds = [jax.ShapeDtypeStruct(s, dt.to_np_dtype(t.dtype), weak_type=w)
            for s, t, w in zip(sym_shapes, tensors, weak)]
     out_tree_box: list[Any] = []

@@ -17,6 +17,7 @@ import tensorflow as tf
 from jax import export as jax_export
 from jax import tree_util
 from jax._src.export import shape_poly
+from jax._src.tree_util import broadcast_prefix
 
 from jax2tf_impl.errors import InputSpecError
 
@@ -53,7 +54,7 @@ def parse_specs(polymorphic_shapes: Any, args: tuple, leaves_paths: list[str],
         f"polymorphic_shapes must have one entry per positional argument: got "
         f"{len(polymorphic_shapes)} entries for {len(args)} arguments")
   try:
-    per_leaf = tree_util.broadcast_prefix(
+    per_leaf = broadcast_prefix(
         polymorphic_shapes, args, is_leaf=lambda x: x is None)
   except ValueError as e:
     raise InputSpecError(
