@@ -17,6 +17,7 @@ import tensorflow as tf
 from jax import tree_util
 
 from jax2tf_impl import dtypes as dt
+from jax2tf_impl.constants import ConstantStore
 from jax2tf_impl import gradients
 from jax2tf_impl import interpreter
 from jax2tf_impl import shapes
@@ -41,7 +42,7 @@ def convert(fun: Callable[..., Any], *,
             polymorphic_constraints: Sequence[str] = (),
             with_gradient: bool = True,
             enable_xla: bool = True,
-            native_serialization: bool = False) -> Callable[..., Any]:
+            native_serialization: bool = False) -> "ConvertedFunction":
   """Converts a JAX function into a function on TF values built of TF ops.
 
   Args:
@@ -73,19 +74,38 @@ def convert(fun: Callable[..., Any], *,
                           native_serialization=True)
   converter = _Converter(fun, polymorphic_shapes, tuple(polymorphic_constraints),
                          with_gradient, enable_xla)
+  return ConvertedFunction(converter)
 
-  def converted(*args: Any, **kwargs: Any) -> Any:
+
+class ConvertedFunction(tf.Module):
+  """The result of `convert`: call it with TF values.
+
+  It is a tf.Module so that the tf.Variables holding large arrays closed
+  over by the JAX function are tracked: assign it to an attribute of the
+  tf.Module you save (`module.fn = converted`) and those weights are
+  stored once in the SavedModel's variables/.
+  """
+
+  def __init__(self, converter: "_Converter"):
+    name = getattr(converter.fun, "__name__", "fun")
+    super().__init__(name="converted_" + "".join(
+        c if c.isalnum() or c == "_" else "_" for c in name))
+    self._converter = converter
+    self.constants = converter.constants
+    self.jax_fun = converter.fun
+    self.__doc__ = getattr(converter.fun, "__doc__", None)
+
+  @property
+  def trace_count(self) -> int:
+    """How many times the JAX function was traced (once per signature)."""
+    return self._converter.trace_count
+
+  def __call__(self, *args: Any, **kwargs: Any) -> Any:
     if kwargs:
       raise TypeError(
           "functions returned by jax2tf_impl.convert take positional "
           f"arguments only; got keyword arguments {sorted(kwargs)}")
-    return converter(args)
-
-  converted.__name__ = f"converted_{getattr(fun, '__name__', 'fun')}"
-  converted.__doc__ = getattr(fun, "__doc__", None)
-  converted.jax_fun = fun  # type: ignore[attr-defined]
-  converted.converter = converter  # type: ignore[attr-defined]
-  return converted
+    return self._converter(args)
 
 
 def _plain_containers(tree: Any) -> Any:
@@ -154,6 +174,7 @@ class _Converter:
     self.with_gradient = with_gradient
     self.enable_xla = enable_xla
     self._cache: dict[Any, Traced] = {}
+    self.constants = ConstantStore()
     self._lock = threading.Lock()
     self.trace_count = 0
 
@@ -219,7 +240,8 @@ class _Converter:
     dim_env = shapes.solve_dim_env(traced.in_avals, tensors, args_kwargs_tree,
                                    traced.paths)
     return ConversionState(enable_xla=self.enable_xla, dim_env=dim_env,
-                           interpret=interpreter.interpret)
+                           interpret=interpreter.interpret,
+                           constants=self.constants)
 
   def _run(self, traced: Traced, tensors: list[tf.Tensor]) -> list[Any]:
     if self.with_gradient:

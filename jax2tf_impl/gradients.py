@@ -68,11 +68,24 @@ def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
     outs = converter._forward(traced, xs)
 
     def grad(*cts: Any, variables: Any = None):
-      if variables:
-        raise ValueError(
-            "jax2tf_impl: the converted function read tf.Variables that were "
-            "not passed as arguments; pass them as arguments instead")
-      vjp_closed = _vjp_jaxpr(converter, traced)
+      grads = _input_gradients(cts)
+      if variables is not None:
+        # Variables read inside (the converter's constants) are not
+        # trainable parameters of the JAX function: no gradient for them.
+        return grads, [None] * len(variables)
+      return grads
+
+    def _input_gradients(cts: Sequence[Any]) -> list[Any]:
+      try:
+        vjp_closed = _vjp_jaxpr(converter, traced)
+      except Exception as e:  # pylint: disable=broad-except
+        if tf.executing_eagerly():
+          raise
+        # In a graph (notably when tf.saved_model.save traces gradient
+        # functions of a model used only for inference) a gradient that
+        # cannot be converted must not break the forward function: the
+        # gradient graph fails loudly when it is actually run instead.
+        return _failing_gradients(traced, xs, diff_in, e)
       used_cts = []
       for ct, out, aval in zip(cts, outs, out_avals):
         if not dt.is_differentiable(aval.dtype):
@@ -88,6 +101,16 @@ def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
     return list(outs), grad
 
   return forward(*tensors)
+
+
+def _failing_gradients(traced: "Traced", xs: Sequence[tf.Tensor],
+                       diff_in: list[bool], error: Exception) -> list[Any]:
+  """Gradients that raise InvalidArgumentError with `error`'s text when run."""
+  message = (f"jax2tf_impl: the gradient of this converted function could not "
+             f"be converted: {type(error).__name__}: {error}")
+  check = tf.debugging.Assert(tf.constant(False), [message])
+  with tf.control_dependencies([check]):
+    return [tf.zeros_like(x) if d else None for x, d in zip(xs, diff_in)]
 
 
 def prevent_gradient(value: Any, traced: "Traced") -> Any:

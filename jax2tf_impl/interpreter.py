@@ -82,8 +82,12 @@ def interpret(closed_jaxpr: Any, args: Sequence[Any],
               state: ConversionState) -> list[Any]:
   """Converts `closed_jaxpr` applied to TF values `args`; returns its outputs."""
   jaxpr = closed_jaxpr.jaxpr
-  consts = [literal_to_tf(c, v.aval)
-            for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
+  if state.constants is not None:
+    consts = [state.constants.tensor(c, v.aval)
+              for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
+  else:
+    consts = [literal_to_tf(c, v.aval)
+              for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
   return eval_jaxpr(jaxpr, consts, args, state)
 
 

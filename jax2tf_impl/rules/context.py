@@ -19,6 +19,8 @@ class ConversionState:
   dim_env: DimEnv
   # Set by the interpreter: interpret(closed_jaxpr, args, state) -> outputs.
   interpret: Callable[..., list[Any]] | None = None
+  # Where closed-over constants go (large ones become tf.Variables).
+  constants: Any = None
 
 
 @dataclasses.dataclass
