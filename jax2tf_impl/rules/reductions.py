@@ -1,2 +1,391 @@
-"""Rules for the reductions family (see rules/__init__.py for the rule signature)."""
+"""Rules for reductions: reduce_{sum,prod,max,min,and,or,xor}, argmax/argmin
+and the generic variadic `reduce` (a jaxpr body).
+
+Semantics matched (JAX/XLA on CPU):
+- reduce_max/min propagate NaN (XLA's max/min do; TF's reduce_max does in
+  eager but not under XLA), complex max/min are lexicographic on (re, im),
+  bool max/min are any/all.
+- reduce_and/or/xor are logical on bool and bitwise on integers.
+- argmax/argmin return the first index of the extreme value; a NaN counts
+  as the extreme value (the first NaN wins), as JAX's variadic reducer does.
+- The generic `reduce` applies its init value once per output element.
+"""
 from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import jax
+import numpy as np
+import tensorflow as tf
+from jax import lax
+from jax._src.lax import lax as lax_internal
+from jax.extend import core as jcore
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+Binop = Callable[[Any, Any], Any]
+
+
+# --- elementwise combiners with JAX semantics ------------------------------
+def max_binop(dtype: Any) -> Binop:
+  """lax.max for `dtype`: NaN-propagating, lexicographic for complex."""
+  if dt.is_bool(dtype):
+    return tf.math.logical_or
+  if dt.is_complex(dtype):
+    return lambda a, b: _complex_select(a, b, greater=True)
+  return tf.math.maximum  # propagates NaN in TF and under XLA.
+
+
+def min_binop(dtype: Any) -> Binop:
+  """lax.min for `dtype`: NaN-propagating, lexicographic for complex."""
+  if dt.is_bool(dtype):
+    return tf.math.logical_and
+  if dt.is_complex(dtype):
+    return lambda a, b: _complex_select(a, b, greater=False)
+  return tf.math.minimum
+
+
+def _complex_select(a: Any, b: Any, greater: bool) -> Any:
+  ar, ai, br, bi = tf.math.real(a), tf.math.imag(a), tf.math.real(b), tf.math.imag(b)
+  cmp = tf.math.greater if greater else tf.math.less
+  pick_a = cmp(ar, br) | (tf.equal(ar, br) & cmp(ai, bi)) | (tf.equal(ar, br) & tf.equal(ai, bi))
+  return tf.where(pick_a, a, b)
+
+
+def add_binop(dtype: Any) -> Binop:
+  return tf.math.logical_or if dt.is_bool(dtype) else tf.math.add
+
+
+def mul_binop(dtype: Any) -> Binop:
+  return tf.math.logical_and if dt.is_bool(dtype) else tf.math.multiply
+
+
+def and_binop(dtype: Any) -> Binop:
+  return tf.math.logical_and if dt.is_bool(dtype) else tf.bitwise.bitwise_and
+
+
+def or_binop(dtype: Any) -> Binop:
+  return tf.math.logical_or if dt.is_bool(dtype) else tf.bitwise.bitwise_or
+
+
+def xor_binop(dtype: Any) -> Binop:
+  return tf.math.logical_xor if dt.is_bool(dtype) else tf.bitwise.bitwise_xor
+
+
+# --- monoid reductions over `axes`, any dtype ------------------------------
+def reduce_sum(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  if dt.is_bool(dtype):
+    return tf.reduce_any(x, axis=list(axes))
+  return tf.reduce_sum(x, axis=list(axes))
+
+
+def reduce_prod(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  if dt.is_bool(dtype):
+    return tf.reduce_all(x, axis=list(axes))
+  return tf.reduce_prod(x, axis=list(axes))
+
+
+def reduce_max(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  return _reduce_extreme(x, axes, dtype, greater=True)
+
+
+def reduce_min(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  return _reduce_extreme(x, axes, dtype, greater=False)
+
+
+def _reduce_extreme(x: Any, axes: Sequence[int], dtype: Any,
+                    greater: bool) -> Any:
+  axes = list(axes)
+  if not axes:
+    return x
+  if dt.is_bool(dtype):
+    return (tf.reduce_any if greater else tf.reduce_all)(x, axis=axes)
+  tf_reduce = tf.reduce_max if greater else tf.reduce_min
+  if dt.is_complex(dtype):
+    # Lexicographic: the extreme real part, then the extreme imaginary part
+    # among the elements having it.
+    re, im = tf.math.real(x), tf.math.imag(x)
+    part = re.dtype
+    m_re = tf_reduce(re, axis=axes, keepdims=True)
+    fill = tf.constant(-np.inf if greater else np.inf, part)
+    m_im = tf_reduce(tf.where(tf.equal(re, m_re), im, fill), axis=axes)
+    return tf.complex(tf.squeeze(m_re, axis=axes), m_im)
+  out = tf_reduce(x, axis=axes)
+  if dt.is_float(dtype):
+    # XLA (tf.function(jit_compile=True)) does not propagate NaN here.
+    has_nan = tf.reduce_any(tf.math.is_nan(x), axis=axes)
+    out = tf.where(has_nan, tf.constant(np.nan, out.dtype), out)
+  return out
+
+
+def reduce_and(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  if dt.is_bool(dtype):
+    return tf.reduce_all(x, axis=list(axes))
+  return tree_reduce(x, axes, and_binop(dtype), _all_ones(dtype))
+
+
+def reduce_or(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  if dt.is_bool(dtype):
+    return tf.reduce_any(x, axis=list(axes))
+  return tree_reduce(x, axes, or_binop(dtype), np.zeros((), dt.to_np_dtype(dtype)))
+
+
+def reduce_xor(x: Any, axes: Sequence[int], dtype: Any) -> Any:
+  if dt.is_bool(dtype):
+    ones = tf.reduce_sum(tf.cast(x, tf.int64), axis=list(axes))
+    return tf.equal(ones % 2, 1)
+  return tree_reduce(x, axes, xor_binop(dtype), np.zeros((), dt.to_np_dtype(dtype)))
+
+
+def _all_ones(dtype: Any) -> np.ndarray:
+  np_dtype = dt.to_np_dtype(dtype)
+  return np.array(-1, np.int64).astype(np_dtype) if not dt.is_unsigned(dtype) \
+      else np.array(np.iinfo(np_dtype).max, np_dtype)
+
+
+def tree_reduce(x: Any, axes: Sequence[int], binop: Binop,
+                identity: np.ndarray) -> Any:
+  """Reduces `axes` of `x` with an associative `binop` by pairwise halving.
+
+  Used where TF has no reduction kernel (bitwise and/or/xor): log2(n)
+  vectorised steps, portable ops only; symbolic sizes use a tf.while_loop.
+  """
+  axes = sorted(axes)
+  if not axes:
+    return x
+  rank = len(x.shape)
+  keep = [i for i in range(rank) if i not in axes]
+  x = tf.transpose(x, axes + keep) if axes != list(range(len(axes))) else x
+  shape = tf.shape(x)
+  x = tf.reshape(x, tf.concat([[-1], shape[len(axes):]], 0))
+  n = x.shape[0]
+  ident = tf.constant(identity)
+  if n is not None:
+    if n == 0:
+      return tf.broadcast_to(ident, tf.shape(x)[1:])
+    while n > 1:
+      if n % 2:
+        x = tf.concat([x, tf.broadcast_to(ident, tf.shape(x[:1]))], 0)
+        n += 1
+      x = binop(x[:n // 2], x[n // 2:])
+      n //= 2
+    return x[0]
+  x = tf.concat([tf.broadcast_to(ident, tf.shape(x[:1])), x], 0)
+
+  def step(y: Any) -> Any:
+    m = tf.shape(y)[0]
+    y = tf.cond(m % 2 == 1,
+                lambda: tf.concat([y, tf.broadcast_to(ident, tf.shape(y[:1]))], 0),
+                lambda: y)
+    h = tf.shape(y)[0] // 2
+    return binop(y[:h], y[h:])
+
+  (x,) = tf.while_loop(lambda y: tf.shape(y)[0] > 1, lambda y: [step(y)], [x],
+                       shape_invariants=[tf.TensorShape([None] + x.shape[1:])])
+  return x[0]
+
+
+# --- primitive rules -------------------------------------------------------
+def _simple(reducer: Callable[[Any, Sequence[int], Any], Any]):
+  def rule(ctx: RuleContext, x: Any, *, axes: Sequence[int], **_: Any) -> Any:
+    return reducer(x, axes, ctx.avals_in[0].dtype)
+  rule.__name__ = f"rule_{reducer.__name__}"
+  return rule
+
+
+register(lax.reduce_sum_p)(_simple(reduce_sum))
+register(lax.reduce_prod_p)(_simple(reduce_prod))
+register(lax.reduce_max_p)(_simple(reduce_max))
+register(lax.reduce_min_p)(_simple(reduce_min))
+register(lax.reduce_and_p)(_simple(reduce_and))
+register(lax.reduce_or_p)(_simple(reduce_or))
+register(lax.reduce_xor_p)(_simple(reduce_xor))
+
+
+def arg_extreme(x: Any, axis: int, n: Any, dtype: Any, greater: bool,
+                indices: Any = None, index_tf_dtype: Any = tf.int64
+                ) -> tuple[Any, Any]:
+  """(extreme value, its first index) along `axis`, NaN counting as extreme.
+
+  `indices` (same shape as x) replaces the positions; ties pick the smallest.
+  """
+  if dt.is_bool(dtype):
+    x = tf.cast(x, tf.int8)
+    dtype = np.int8
+  value = _reduce_extreme(x, [axis], dtype, greater)
+  hit = tf.equal(x, tf.expand_dims(value, axis))
+  if dt.is_inexact(dtype):
+    hit = hit | (tf.math.is_nan(tf.math.real(x)) | tf.math.is_nan(tf.math.imag(x))
+                 if dt.is_complex(dtype) else tf.math.is_nan(x))
+  if indices is None:
+    shape = [1] * len(x.shape)
+    shape[axis] = -1
+    indices = tf.reshape(tf.range(n, dtype=index_tf_dtype), shape)
+    indices = tf.broadcast_to(indices, tf.shape(x))
+  big = tf.constant(indices.dtype.max, indices.dtype)
+  index = tf.reduce_min(tf.where(hit, indices, big), axis=axis)
+  return value, index
+
+
+def _argminmax(greater: bool):
+  def rule(ctx: RuleContext, x: Any, *, axes: Sequence[int], index_dtype: Any
+           ) -> Any:
+    (axis,) = axes
+    aval = ctx.avals_in[0]
+    if dt.is_complex(aval.dtype):
+      raise ctx.unsupported("argmin/argmax of complex numbers")
+    n = ctx.dim(aval.shape[axis])
+    wide = isinstance(n, int) and n >= 2**31 - 1
+    _, index = arg_extreme(x, axis, n, aval.dtype, greater,
+                           index_tf_dtype=tf.int64 if wide else tf.int32)
+    return tf.cast(index, ctx.tf_dtype(index_dtype))
+  return rule
+
+
+register(lax.argmax_p)(_argminmax(greater=True))
+register(lax.argmin_p)(_argminmax(greater=False))
+
+
+# --- generic variadic reduce ----------------------------------------------
+_MONOIDS: dict[Any, tuple[Callable[..., Any], Callable[[Any], Binop]]] = {
+    lax.add_p: (reduce_sum, add_binop),
+    lax.mul_p: (reduce_prod, mul_binop),
+    lax.max_p: (reduce_max, max_binop),
+    lax.min_p: (reduce_min, min_binop),
+    lax.and_p: (reduce_and, and_binop),
+    lax.or_p: (reduce_or, or_binop),
+    lax.xor_p: (reduce_xor, xor_binop),
+}
+
+
+def monoid_of_body(jaxpr: Any) -> list[Any] | None:
+  """For a body whose output k is `op(in_k, in_{N+k})` with a monoid op, the
+  list of those primitives; None for any other body."""
+  n = len(jaxpr.outvars)
+  if len(jaxpr.invars) != 2 * n or len(jaxpr.eqns) != n or jaxpr.constvars:
+    return None
+  producers = {id(e.outvars[0]): e for e in jaxpr.eqns if len(e.outvars) == 1}
+  prims = []
+  for k, out in enumerate(jaxpr.outvars):
+    eqn = producers.get(id(out))
+    if eqn is None or eqn.primitive not in _MONOIDS or len(eqn.invars) != 2:
+      return None
+    if any(isinstance(v, jcore.Literal) for v in eqn.invars):
+      return None
+    if {id(v) for v in eqn.invars} != {id(jaxpr.invars[k]), id(jaxpr.invars[n + k])} \
+        or eqn.invars[0] is eqn.invars[1]:
+      return None
+    prims.append(eqn.primitive)
+  return prims
+
+
+def _argminmax_reducer_kind(computation: Any) -> bool | None:
+  """True/False for JAX's own argmax/argmin variadic reducer, else None."""
+  if isinstance(computation, lax_internal._ArgMinMaxReducer):
+    cmp = computation._value_comparator
+    if cmp is lax.gt:
+      return True
+    if cmp is lax.lt:
+      return False
+  return None
+
+
+@register(lax.reduce_p)
+def _reduce(ctx: RuleContext, *args: Any, computation: Any, jaxpr: Any,
+            dimensions: Sequence[int]) -> list[Any]:
+  n = len(args) // 2
+  operands, inits = list(args[:n]), list(args[n:])
+  avals = ctx.avals_in[:n]
+  dims = list(dimensions)
+  prims = monoid_of_body(jaxpr.jaxpr)
+  if prims is not None:
+    outs = []
+    for x, init, aval, prim in zip(operands, inits, avals, prims):
+      reducer, binop = _MONOIDS[prim]
+      outs.append(binop(aval.dtype)(reducer(x, dims, aval.dtype), init))
+    return outs
+  greater = _argminmax_reducer_kind(computation)
+  if greater is not None and n == 2 and len(dims) == 1:
+    return _variadic_arg_extreme(ctx, operands, inits, dims[0], greater)
+  return generic_reduce(ctx, jaxpr, operands, inits, dims)
+
+
+def _variadic_arg_extreme(ctx: RuleContext, operands: list[Any],
+                          inits: list[Any], axis: int, greater: bool
+                          ) -> list[Any]:
+  """JAX's argmax/argmin reducer: (extreme value, smallest index among ties)."""
+  x, idx = operands
+  v0, i0 = inits
+  dtype = ctx.avals_in[0].dtype
+  n = ctx.dim(ctx.avals_in[0].shape[axis])
+  value, index = arg_extreme(x, axis, n, dtype, greater, indices=idx)
+  if dt.is_bool(dtype):
+    value = tf.cast(value, tf.bool)
+  # Combine with the init value exactly as the reducer would (op=result).
+  cmp = _greater_fn(dtype) if greater else _less_fn(dtype)
+  pick_val = cmp(value, v0)
+  if dt.is_inexact(dtype):
+    pick_val = pick_val | tf.math.not_equal(value, value)
+  pick_idx = pick_val | (tf.equal(value, v0) & tf.less(index, i0))
+  return [tf.where(pick_val, value, v0), tf.where(pick_idx, index, i0)]
+
+
+def _greater_fn(dtype: Any) -> Binop:
+  if dt.is_bool(dtype):
+    return lambda a, b: tf.math.logical_and(a, tf.math.logical_not(b))
+  return tf.math.greater
+
+
+def _less_fn(dtype: Any) -> Binop:
+  if dt.is_bool(dtype):
+    return lambda a, b: tf.math.logical_and(tf.math.logical_not(a), b)
+  return tf.math.less
+
+
+def vectorized_body(body: Any, size: int, dtypes: Sequence[Any]) -> Any:
+  """The scalar reducer `body` as a ClosedJaxpr on vectors of length `size`."""
+  fun = jcore.jaxpr_as_fun(body)
+  specs = [jax.ShapeDtypeStruct((size,), d) for d in dtypes]
+  return jax.make_jaxpr(jax.vmap(lambda *a: fun(*a)))(*specs)
+
+
+def body_tree_reduce(ctx: RuleContext, body: Any, xs: list[Any],
+                     inits: list[Any], dtypes: Sequence[Any], n: int, m: int
+                     ) -> list[Any]:
+  """Reduces each x (shape [n, m], static) over axis 0 with the jaxpr `body`,
+  pairwise (log2(n) vectorised steps), then combines with `inits` once."""
+  def apply(a: list[Any], b: list[Any], rows: int) -> list[Any]:
+    flat = [tf.reshape(t, [rows * m]) for t in a + b]
+    outs = ctx.interpret(vectorized_body(body, rows * m, list(dtypes) * 2), *flat)
+    return [tf.reshape(o, [rows, m]) for o in outs]
+
+  if n == 0:
+    return [tf.broadcast_to(i, [m]) for i in inits]
+  while n > 1:
+    h = n // 2
+    halves = apply([x[:h] for x in xs], [x[h:2 * h] for x in xs], h)
+    xs = [tf.concat([y, x[2 * h:]], 0) if n % 2 else y
+          for y, x in zip(halves, xs)]
+    n = h + n % 2
+  init_rows = [tf.broadcast_to(i, [1, m]) for i in inits]
+  return [tf.reshape(o, [m]) for o in apply(xs, init_rows, 1)]
+
+
+def generic_reduce(ctx: RuleContext, body: Any, operands: list[Any],
+                   inits: list[Any], dims: Sequence[int]) -> list[Any]:
+  """Any reducer body: reduced axes moved first and flattened, then a
+  pairwise tree of the (vmapped) body. Needs static shapes."""
+  aval = ctx.avals_in[0]
+  if not ctx.is_static(aval):
+    raise ctx.unsupported("a generic reduce body with symbolic shapes")
+  dtypes = [a.dtype for a in ctx.avals_in[:len(operands)]]
+  rank = len(aval.shape)
+  keep = [i for i in range(rank) if i not in dims]
+  n = int(np.prod([aval.shape[d] for d in dims], dtype=np.int64))
+  m = int(np.prod([aval.shape[d] for d in keep], dtype=np.int64))
+  xs = [tf.reshape(tf.transpose(x, list(dims) + keep), [n, m]) for x in operands]
+  outs = body_tree_reduce(ctx, body, xs, inits, dtypes, n, m)
+  out_shape = [aval.shape[d] for d in keep]
+  return [tf.reshape(o, out_shape) for o in outs]
