@@ -1,29 +1,395 @@
-"""Rules for elementwise math and comparison primitives."""
+"""Rules for elementwise arithmetic, comparison, selection and conversion.
+
+JAX (XLA on CPU) semantics are matched exactly, including the edge cases TF
+kernels treat differently: integer division by zero and INT_MIN / -1,
+NaN-propagating min/max that order -0.0 below +0.0, sign(-0.0) == -0.0,
+saturating float->int conversion with NaN -> 0. Transcendental functions
+live in elementwise_math.py.
+
+Operands of binary primitives may differ in size-1 dimensions (JAX allows
+this in jaxprs); TF's implicit broadcasting handles it, so the helpers here
+only ever build scalar constants.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import tensorflow as tf
 from jax import lax
+from jax._src import ad_util
 
+from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext, binary, unary
+
+# ----------------------------------------------------------------- helpers
+
+
+def scalar(value: Any, like_dtype: Any) -> tf.Tensor:
+  """A scalar constant of the numpy/JAX dtype `like_dtype`."""
+  return tf.constant(np.asarray(value, dtype=dt.to_np_dtype(like_dtype)))
+
+
+def np_dtype(aval: Any) -> np.dtype:
+  return np.dtype(aval.dtype)
+
+
+def is_half(dtype: Any) -> bool:
+  """float16/bfloat16: types XLA on CPU computes in float32 and rounds."""
+  return np.dtype(dtype) in (np.dtype(np.float16), np.dtype(dt.to_np_dtype(tf.bfloat16)))
+
+
+# --------------------------------------------------- add / sub / mul / neg
 
 register(lax.add_p)(binary(tf.math.add))
 register(lax.sub_p)(binary(tf.math.subtract))
 register(lax.mul_p)(binary(tf.math.multiply))
-register(lax.neg_p)(unary(tf.math.negative))
-register(lax.sin_p)(unary(tf.math.sin))
-register(lax.cos_p)(unary(tf.math.cos))
-register(lax.tanh_p)(unary(tf.math.tanh))
-register(lax.exp_p)(unary(tf.math.exp))
-register(lax.log_p)(unary(tf.math.log))
-register(lax.max_p)(binary(tf.math.maximum))
-register(lax.gt_p)(binary(tf.math.greater))
-register(lax.lt_p)(binary(tf.math.less))
+
+
+@register(ad_util.add_jaxvals_p)
+def _add_any(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """Cotangent accumulation: plain addition (logical or for bool)."""
+  if dt.is_bool(ctx.aval_out.dtype):
+    return tf.math.logical_or(x, y)
+  return tf.math.add(x, y)
+
+
+@register(lax.neg_p)
+def _neg(ctx: RuleContext, x: Any) -> Any:
+  """Unsigned negation wraps modulo 2**bits (TF Neg has no unsigned kernel)."""
+  if dt.is_unsigned(ctx.aval_out.dtype):
+    return tf.math.subtract(scalar(0, ctx.aval_out.dtype), x)
+  return tf.math.negative(x)
+
+
+# ----------------------------------------------------------- div / rem
+
+
+def _safe_int_divisor(y: Any, dtype: np.dtype) -> tuple[Any, Any, Any]:
+  """(y with 0 and -1 replaced by 1, y == 0, y == -1 or None).
+
+  TF's integer division raises on 0 and is undefined for INT_MIN / -1; XLA
+  defines both, so those lanes are computed separately.
+  """
+  zero = tf.math.equal(y, scalar(0, dtype))
+  bad = zero
+  minus_one = None
+  if not dt.is_unsigned(dtype):
+    minus_one = tf.math.equal(y, scalar(-1, dtype))
+    bad = tf.math.logical_or(zero, minus_one)
+  return tf.where(bad, scalar(1, dtype), y), zero, minus_one
+
+
+@register(lax.div_p)
+def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """Integer division rounds toward zero; x / 0 is -1 (all bits set, i.e.
+  UINT_MAX for unsigned) and INT_MIN / -1 wraps to INT_MIN, as XLA does."""
+  dtype = np_dtype(ctx.aval_out)
+  if not dt.is_integer(dtype):
+    return tf.math.divide(x, y)
+  y_safe, zero, minus_one = _safe_int_divisor(y, dtype)
+  out = tf.truncatediv(x, y_safe)
+  if minus_one is not None:
+    out = tf.where(minus_one, tf.math.negative(x), out)
+  all_ones = scalar(np.iinfo(dtype).max if dt.is_unsigned(dtype) else -1, dtype)
+  return tf.where(zero, all_ones, out)
+
+
+@register(lax.rem_p)
+def _rem(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """C fmod semantics: the result has the sign of x. For integers x % 0 is x
+  and INT_MIN % -1 is 0 (XLA's definitions)."""
+  dtype = np_dtype(ctx.aval_out)
+  if dt.is_integer(dtype):
+    y_safe, zero, _ = _safe_int_divisor(y, dtype)
+    out = tf.math.subtract(
+        x, tf.math.multiply(tf.truncatediv(x, y_safe), y_safe))
+    # y == -1 lanes used y_safe == 1: x - x * 1 == 0, as required.
+    return tf.where(zero, x, out)
+  if is_half(dtype):  # fmod is exact, so computing in f32 loses nothing.
+    out = tf.truncatemod(tf.cast(x, tf.float32), tf.cast(y, tf.float32))
+    return tf.cast(out, ctx.tf_dtype(dtype))
+  return tf.truncatemod(x, y)
+
+
+# ------------------------------------------------------------- max / min
+
+
+def _lexicographic_pick(x: Any, y: Any, greater: bool) -> Any:
+  """Complex max/min as XLA: compare real parts, then imaginary parts."""
+  cmp = tf.math.greater if greater else tf.math.less
+  rx, ry = tf.math.real(x), tf.math.real(y)
+  pick_x = tf.where(tf.math.equal(rx, ry),
+                    cmp(tf.math.imag(x), tf.math.imag(y)), cmp(rx, ry))
+  return tf.where(pick_x, x, y)
+
+
+def _max_or_min(ctx: RuleContext, x: Any, y: Any, is_max: bool) -> Any:
+  dtype = np_dtype(ctx.aval_out)
+  if dt.is_bool(dtype):
+    return (tf.math.logical_or if is_max else tf.math.logical_and)(x, y)
+  if dt.is_complex(dtype):
+    return _lexicographic_pick(x, y, greater=is_max)
+  out = (tf.math.maximum if is_max else tf.math.minimum)(x, y)
+  if not dt.is_float(dtype):
+    return out
+  # TF propagates NaN but picks either zero when comparing -0.0 with +0.0;
+  # XLA orders -0.0 < +0.0. x + y of two zeros is +0.0 unless both are -0.0,
+  # which is max; min is the mirror image: -((-x) + (-y)).
+  both_zero = tf.math.logical_and(tf.math.equal(x, scalar(0, dtype)),
+                                  tf.math.equal(y, scalar(0, dtype)))
+  zero = (tf.math.add(x, y) if is_max else
+          tf.math.negative(tf.math.add(tf.math.negative(x), tf.math.negative(y))))
+  return tf.where(both_zero, zero, out)
+
+
+@register(lax.max_p)
+def _max(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """NaN-propagating maximum, +0.0 > -0.0, complex lexicographic."""
+  return _max_or_min(ctx, x, y, is_max=True)
+
+
+@register(lax.min_p)
+def _min(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """NaN-propagating minimum, -0.0 < +0.0, complex lexicographic."""
+  return _max_or_min(ctx, x, y, is_max=False)
+
+
+@register(lax.clamp_p)
+def _clamp(ctx: RuleContext, lo: Any, x: Any, hi: Any) -> Any:
+  """XLA clamp == min(max(x, lo), hi), with max/min's NaN/zero semantics."""
+  return _max_or_min(ctx, _max_or_min(ctx, x, lo, True), hi, False)
+
+
+# ---------------------------------------------------------- sign / abs
+
+
+@register(lax.sign_p)
+def _sign(ctx: RuleContext, x: Any) -> Any:
+  """sign(-0.0) == -0.0, sign(NaN) == NaN; unsigned: 0 or 1."""
+  dtype = np_dtype(ctx.aval_out)
+  if dt.is_unsigned(dtype):
+    return tf.cast(tf.math.not_equal(x, scalar(0, dtype)), ctx.tf_dtype(dtype))
+  if dt.is_float(dtype):
+    return tf.where(tf.math.equal(x, scalar(0, dtype)), x, tf.math.sign(x))
+  return tf.math.sign(x)
+
+
+@register(lax.abs_p)
+def _abs(ctx: RuleContext, x: Any) -> Any:
+  """|x|; complex abs is real; unsigned abs is the identity."""
+  if dt.is_unsigned(ctx.avals_in[0].dtype):
+    return tf.identity(x)
+  return tf.math.abs(x)
+
+
+@register(lax.square_p)
+def _square(ctx: RuleContext, x: Any) -> Any:
+  del ctx
+  return tf.math.multiply(x, x)
+
+
+# --------------------------------------------------------- integer_pow
+
+
+def integer_power(x: Any, y: int, one: Any) -> Any:
+  """x ** y by binary exponentiation, multiplying in JAX's own order (so
+  float results round identically); y < 0 is 1 / x ** -y."""
+  if y == 0:
+    return tf.ones_like(x) if one is None else tf.math.multiply(
+        tf.ones_like(x), one)
+  is_reciprocal = y < 0
+  y = -y if is_reciprocal else y
+  acc = None
+  while y > 0:
+    if y & 1:
+      acc = x if acc is None else tf.math.multiply(acc, x)
+    y >>= 1
+    if y > 0:
+      x = tf.math.multiply(x, x)
+  return tf.math.divide(one, acc) if is_reciprocal else acc
+
+
+@register(lax.integer_pow_p)
+def _integer_pow(ctx: RuleContext, x: Any, *, y: int) -> Any:
+  return integer_power(x, y, scalar(1, ctx.aval_out.dtype))
+
+
+# ------------------------------------------------- comparisons / select
+
+
+def _compare(tf_fn: Any) -> Any:
+  """Ordered comparison; bool operands compare as 0/1 (no TF bool kernel)."""
+
+  def rule(ctx: RuleContext, x: Any, y: Any) -> Any:
+    if dt.is_bool(ctx.avals_in[0].dtype):
+      x, y = tf.cast(x, tf.int8), tf.cast(y, tf.int8)
+    elif dt.is_complex(ctx.avals_in[0].dtype):
+      raise ctx.unsupported("ordered comparison of complex numbers")
+    return tf_fn(x, y)
+
+  rule.__name__ = f"compare_{tf_fn.__name__}"
+  return rule
+
+
+register(lax.eq_p)(binary(tf.math.equal))
+register(lax.ne_p)(binary(tf.math.not_equal))
+register(lax.lt_p)(_compare(tf.math.less))
+register(lax.le_p)(_compare(tf.math.less_equal))
+register(lax.gt_p)(_compare(tf.math.greater))
+register(lax.ge_p)(_compare(tf.math.greater_equal))
+
+
+@register(lax.select_n_p)
+def _select_n(ctx: RuleContext, which: Any, *cases: Any) -> Any:
+  """cases[which]; an integer `which` walks the same binary tree of `<`
+  tests as XLA's lowering (so even out-of-range indices agree)."""
+  if len(cases) == 1:
+    return tf.identity(cases[0])
+  which_dtype = np_dtype(ctx.avals_in[0])
+  if dt.is_bool(which_dtype):
+    return tf.where(which, cases[1], cases[0])
+
+  def select(offset: int, part: Sequence[Any]) -> Any:
+    if len(part) == 1:
+      return part[0]
+    mid = len(part) // 2
+    pred = tf.math.less(which, scalar(offset + mid, which_dtype))
+    return tf.where(pred, select(offset, part[:mid]),
+                    select(offset + mid, part[mid:]))
+
+  return select(0, cases)
+
+
+# ---------------------------------------------------- rounding / tests
+
+
+register(lax.floor_p)(unary(tf.math.floor))
+register(lax.ceil_p)(unary(tf.math.ceil))
+register(lax.is_finite_p)(unary(tf.math.is_finite))
+
+
+@register(lax.round_p)
+def _round(ctx: RuleContext, x: Any, *, rounding_method: Any) -> Any:
+  """TO_NEAREST_EVEN is TF's Round; AWAY_FROM_ZERO is trunc(x) stepped away
+  from zero when the (exact) fraction is >= 0.5, which keeps -0.0, inf and
+  NaN and avoids the x + 0.5 rounding error near 0.49999997."""
+  method = lax.RoundingMethod(rounding_method)
+  if method == lax.RoundingMethod.TO_NEAREST_EVEN:
+    return tf.math.round(x)
+  dtype = np_dtype(ctx.aval_out)
+  trunc = tf.where(x < scalar(0, dtype), tf.math.ceil(x), tf.math.floor(x))
+  frac = tf.math.abs(tf.math.subtract(x, trunc))
+  step = tf.where(frac >= scalar(0.5, dtype), tf.math.sign(x),
+                  scalar(0, dtype))
+  return tf.math.add(trunc, step)
+
+
+@register(lax.nextafter_p)
+def _nextafter(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """The next representable value after x towards y (denormals included).
+  TF's NextAfter is float32/float64 only; 16-bit floats step the bit
+  pattern directly."""
+  dtype = np_dtype(ctx.aval_out)
+  if not is_half(dtype):
+    return tf.math.nextafter(x, y)
+  bits = tf.bitcast(x, tf.int16)
+  zero = scalar(0, dtype)
+  away_from_zero = tf.math.equal(tf.math.greater(y, x), tf.math.greater(x, zero))
+  stepped = tf.where(away_from_zero, bits + 1, bits - 1)
+  # From +-0 the step goes to the smallest denormal with y's sign.
+  from_zero = tf.where(tf.math.less(y, zero), tf.constant(-32767, tf.int16),
+                       tf.constant(1, tf.int16))
+  stepped = tf.where(tf.math.equal(x, zero), from_zero, stepped)
+  out = tf.bitcast(stepped, ctx.tf_dtype(dtype))
+  out = tf.where(tf.math.equal(x, y), y, out)
+  is_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
+  return tf.where(is_nan, tf.math.add(x, y), out)
+
+
+# ------------------------------------------------ identity-like primitives
+
+
+@register(ad_util.stop_gradient_p)
+def _stop_gradient(ctx: RuleContext, x: Any) -> Any:
+  del ctx
+  return tf.stop_gradient(x)
+
+
+register(lax.copy_p)(unary(tf.identity))
+
+
+# ---------------------------------------------------------------- complex
+
+
+@register(lax.complex_p)
+def _complex(ctx: RuleContext, x: Any, y: Any) -> Any:
+  shape = tf.shape(tf.math.add(x, y))
+  return tf.complex(tf.broadcast_to(x, shape), tf.broadcast_to(y, shape))
+
+
+@register(lax.real_p)
+def _real(ctx: RuleContext, x: Any) -> Any:
+  return tf.math.real(x)
+
+
+@register(lax.imag_p)
+def _imag(ctx: RuleContext, x: Any) -> Any:
+  return tf.math.imag(x)
+
+
+@register(lax.conj_p)
+def _conj(ctx: RuleContext, x: Any, **_: Any) -> Any:
+  """conj of a real input is that input as complex (JAX's output type)."""
+  if not dt.is_complex(ctx.avals_in[0].dtype):
+    return tf.cast(x, ctx.tf_dtype(ctx.aval_out))
+  return tf.math.conj(x)
+
+
+# ------------------------------------------------- convert_element_type
+
+
+def _float_to_int(x: Any, in_dtype: np.dtype, out_dtype: np.dtype) -> Any:
+  """Truncation toward zero, saturating at the integer range, NaN -> 0: what
+  XLA's convert does on CPU (TF's Cast is undefined out of range)."""
+  if is_half(in_dtype):
+    x, in_dtype = tf.cast(x, tf.float32), np.dtype(np.float32)
+  info = np.iinfo(out_dtype)
+  lo = scalar(info.min, in_dtype)                    # 0 or -2**k: exact
+  hi_excl = scalar(float(info.max) + 1.0, in_dtype)  # 2**k: exact
+  below = tf.math.logical_or(tf.math.less_equal(x, lo), tf.math.is_nan(x))
+  above = tf.math.greater_equal(x, hi_excl)
+  in_range = tf.where(tf.math.logical_or(below, above), scalar(0, in_dtype), x)
+  out = tf.cast(in_range, dt.to_tf_dtype(out_dtype))
+  out = tf.where(above, scalar(info.max, out_dtype), out)
+  low_value = tf.where(tf.math.is_nan(x), scalar(0, out_dtype),
+                       scalar(info.min, out_dtype))
+  return tf.where(below, low_value, out)
+
+
+def convert(x: Any, in_dtype: Any, out_dtype: Any) -> Any:
+  """JAX's convert_element_type between any two dtypes."""
+  in_dtype, out_dtype = np.dtype(in_dtype), np.dtype(out_dtype)
+  if in_dtype == out_dtype:
+    return x
+  if dt.is_complex(in_dtype) and not dt.is_complex(out_dtype):
+    x = tf.math.real(x)     # JAX drops the imaginary part first.
+    in_dtype = np.dtype(dt.to_np_dtype(x.dtype))
+    if in_dtype == out_dtype:
+      return x
+  if dt.is_bool(out_dtype):
+    return tf.math.not_equal(x, scalar(0, in_dtype))
+  if dt.is_float(in_dtype) and dt.is_integer(out_dtype):
+    return _float_to_int(x, in_dtype, out_dtype)
+  return tf.cast(x, dt.to_tf_dtype(out_dtype))
 
 
 @register(lax.convert_element_type_p)
 def _convert_element_type(ctx: RuleContext, x: Any, *, new_dtype: Any,
                           **_: Any) -> Any:
-  return tf.cast(x, ctx.tf_dtype(new_dtype))
+  return convert(x, ctx.avals_in[0].dtype, ctx.aval_out.dtype)
+
+
+# Transcendental and complex math.
+from jax2tf_impl.rules import elementwise_math  # noqa: E402,F401

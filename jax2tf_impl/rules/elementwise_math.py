@@ -1,0 +1,119 @@
+"""Rules for transcendental elementwise math (real and complex).
+
+XLA on CPU evaluates float16/bfloat16 math in float32 and rounds the result;
+we do the same (TF's half kernels are less accurate or missing). Complex
+inputs use TF's complex kernels where TF has them, else the defining formula
+JAX itself lowers to.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+from jax import lax
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.elementwise import is_half, scalar
+
+TfFn = Callable[..., Any]
+
+
+def _in_f32_if_half(fn: TfFn, *args: Any) -> Any:
+  """fn(*args), computed in float32 when the args are 16-bit floats."""
+  dtype = args[0].dtype
+  if not is_half(dt.to_np_dtype(dtype)):
+    return fn(*args)
+  return tf.cast(fn(*[tf.cast(a, tf.float32) for a in args]), dtype)
+
+
+def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None) -> TfFn:
+  """A rule for a unary math primitive (its `accuracy` param is a hint that
+  XLA on CPU ignores too)."""
+
+  def rule(ctx: RuleContext, x: Any, **params: Any) -> Any:
+    del params
+    if dt.is_complex(ctx.avals_in[0].dtype):
+      if complex_fn is None:
+        raise ctx.unsupported("complex operand")
+      return complex_fn(x)
+    return _in_f32_if_half(real_fn, x)
+
+  rule.__name__ = f"math_{getattr(real_fn, '__name__', 'fn')}"
+  return rule
+
+
+def _one_like(x: Any) -> tf.Tensor:
+  return tf.constant(1, x.dtype)
+
+
+def _logistic(x: Any) -> Any:
+  """1 / (1 + exp(-x)), JAX's definition (complex too)."""
+  return tf.math.reciprocal(tf.math.add(_one_like(x), tf.math.exp(-x)))
+
+
+def _exp2(x: Any) -> Any:
+  """exp(log(2) * x), as JAX lowers exp2."""
+  return tf.math.exp(tf.math.multiply(tf.constant(np.log(2), x.dtype), x))
+
+
+def _rsqrt_complex(x: Any) -> Any:
+  return tf.math.reciprocal(tf.math.sqrt(x))
+
+
+def _cbrt(x: Any) -> Any:
+  """Real cube root: sign(x) * |x| ** (1/3), refined by one Newton step
+  (exact cubes come out exact), keeping +-0, +-inf and NaN."""
+  ax = tf.math.abs(x)
+  r = tf.math.pow(ax, tf.constant(1 / 3, x.dtype))
+  refined = r - (r * r * r - ax) / (tf.constant(3, x.dtype) * r * r)
+  finite_nonzero = tf.math.logical_and(tf.math.is_finite(r),
+                                       tf.math.greater(r, tf.zeros_like(r)))
+  r = tf.where(finite_nonzero, refined, r)
+  return tf.where(tf.math.less(x, tf.zeros_like(x)), -r,
+                  tf.where(tf.math.equal(x, tf.zeros_like(x)), x, r))
+
+
+for _prim, _real, _complex in [
+    (lax.exp_p, tf.math.exp, tf.math.exp),
+    (lax.exp2_p, _exp2, _exp2),
+    (lax.log_p, tf.math.log, tf.math.log),
+    (lax.log1p_p, tf.math.log1p, tf.math.log1p),
+    (lax.expm1_p, tf.math.expm1, tf.math.expm1),
+    (lax.tanh_p, tf.math.tanh, tf.math.tanh),
+    (lax.logistic_p, tf.math.sigmoid, _logistic),
+    (lax.sin_p, tf.math.sin, tf.math.sin),
+    (lax.cos_p, tf.math.cos, tf.math.cos),
+    (lax.tan_p, tf.math.tan, tf.math.tan),
+    (lax.asin_p, tf.math.asin, tf.math.asin),
+    (lax.acos_p, tf.math.acos, tf.math.acos),
+    (lax.atan_p, tf.math.atan, tf.math.atan),
+    (lax.sinh_p, tf.math.sinh, tf.math.sinh),
+    (lax.cosh_p, tf.math.cosh, tf.math.cosh),
+    (lax.asinh_p, tf.math.asinh, tf.math.asinh),
+    (lax.acosh_p, tf.math.acosh, tf.math.acosh),
+    (lax.atanh_p, tf.math.atanh, tf.math.atanh),
+    (lax.sqrt_p, tf.math.sqrt, tf.math.sqrt),
+    (lax.rsqrt_p, tf.math.rsqrt, _rsqrt_complex),
+    (lax.cbrt_p, _cbrt, None),
+    (lax.erf_p, tf.math.erf, None),
+    (lax.erfc_p, tf.math.erfc, None),
+]:
+  register(_prim)(math_unary(_real, _complex))
+
+
+@register(lax.atan2_p)
+def _atan2(ctx: RuleContext, x: Any, y: Any) -> Any:
+  del ctx
+  return _in_f32_if_half(tf.math.atan2, x, y)
+
+
+@register(lax.pow_p)
+def _pow(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """x ** y; an integer exponent is converted to x's dtype first (JAX)."""
+  out_dtype = ctx.tf_dtype(ctx.aval_out)
+  if dt.is_integer(ctx.avals_in[1].dtype):
+    y = tf.cast(y, out_dtype)
+  return _in_f32_if_half(tf.math.pow, x, y)
