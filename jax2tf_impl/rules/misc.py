@@ -1,2 +1,52 @@
-"""Rules for the misc family (see rules/__init__.py for the rule signature)."""
+"""Rules for primitives that leave values unchanged at inference time.
+
+Each one below was checked against its JAX definition (impl / lowering):
+- device_put: moves or copies arrays between devices/memory spaces; values
+  are unchanged (the lowering returns its operands). Multiple operands.
+- optimization_barrier: scheduling/fusion hint for XLA; values unchanged.
+- sharding_constraint, reshard, layout_constraint: placement annotations;
+  values unchanged (a converted TF graph runs on one device).
+- name (checkpoint_name): a tag read by remat policies; identity.
+- tie(x, y): orders x before y for XLA; the result is y.
+- pvary: a type cast to "varying over mesh axes" inside shard_map; the data
+  of each shard is unchanged.
+(copy and stop_gradient, also identities, are in elementwise.py.)
+"""
 from __future__ import annotations
+
+from typing import Any
+
+from jax import lax
+from jax._src import ad_checkpoint, dispatch, pjit
+from jax._src import core as jax_core
+from jax._src.lax import lax as lax_internal
+
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+
+def _identity(ctx: RuleContext, x: Any, **params: Any) -> Any:
+  del ctx, params
+  return x
+
+
+def _identity_n(ctx: RuleContext, *xs: Any, **params: Any) -> list[Any]:
+  del ctx, params
+  return list(xs)
+
+
+register(dispatch.device_put_p)(_identity_n)
+register(lax.optimization_barrier_p)(_identity_n)
+register(pjit.sharding_constraint_p)(_identity)
+register(pjit.reshard_p)(_identity)
+register(pjit.layout_constraint_p)(_identity)
+register(ad_checkpoint.name_p)(_identity)
+register(jax_core.pvary_p)(_identity)
+
+
+@register(lax_internal.tie_p)
+def _tie(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """tie(x, y) only forces x to be computed before y in XLA; returns y."""
+  del ctx, x
+  return y
+

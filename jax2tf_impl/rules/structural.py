@@ -1,23 +1,327 @@
-"""Rules for shape-manipulating primitives."""
+"""Rules for shape-manipulating primitives.
+
+All rules emit portable TF ops (reshape, transpose, strided_slice, pad,
+concat, broadcast_to, where, ...), so they also work under enable_xla=False.
+Dimensions may be symbolic: shapes come from the avals through
+`ctx.shape` / `ctx.shape_tensor` / `ctx.dim`, which keep static dimensions
+as Python ints and give TF int32 scalars only for symbolic ones.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
+import numpy as np
 import tensorflow as tf
 from jax import lax
 
+from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.shapes import DimValue
+
+
+# --- dimension arithmetic on Python ints or TF int32 scalars ----------------
+
+def _is_static(*dims: DimValue) -> bool:
+  return all(isinstance(d, int) for d in dims)
+
+
+def _dmax(a: DimValue, b: DimValue) -> DimValue:
+  return max(a, b) if _is_static(a, b) else tf.maximum(a, b)
+
+
+def _dmin(a: DimValue, b: DimValue) -> DimValue:
+  return min(a, b) if _is_static(a, b) else tf.minimum(a, b)
+
+
+def _as_shape(dims: Sequence[DimValue]) -> Any:
+  """A TF shape argument: list of ints if static, else an int32 vector."""
+  dims = list(dims)
+  if _is_static(*dims):
+    return dims
+  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int) else
+                   tf.cast(d, tf.int32) for d in dims])
+
+
+# --- reshape-like -------------------------------------------------------------
+
+@register(lax.reshape_p)
+def _reshape(ctx: RuleContext, x: Any, *, new_sizes: Any, dimensions: Any,
+             sharding: Any) -> Any:
+  """`dimensions` (if given) transposes the operand before the reshape."""
+  del new_sizes, sharding
+  if dimensions is not None and tuple(dimensions) != tuple(
+      range(len(ctx.avals_in[0].shape))):
+    x = tf.transpose(x, list(dimensions))
+  return tf.reshape(x, ctx.shape_tensor(ctx.aval_out))
 
 
 @register(lax.squeeze_p)
 def _squeeze(ctx: RuleContext, x: Any, *, dimensions: Any) -> Any:
-  return tf.reshape(x, ctx.shape_tensor(ctx.aval_out))
+  # tf.squeeze with an empty axis list would drop *every* size-1 dimension.
+  if not dimensions:
+    return x
+  return tf.squeeze(x, axis=list(dimensions))
 
+
+@register(lax.broadcast_in_dim_p)
+def _broadcast_in_dim(ctx: RuleContext, x: Any, *, shape: Any,
+                      broadcast_dimensions: Any, sharding: Any) -> Any:
+  """Operand dim i goes to output dim broadcast_dimensions[i] (size 1 or equal).
+
+  Reshape to the output rank (size 1 on the new dims), then tf.broadcast_to.
+  """
+  del sharding
+  operand_shape = ctx.shape(ctx.avals_in[0])
+  out_shape = ctx.shape(shape)
+  bdims = [int(d) for d in broadcast_dimensions]
+  expanded: list[DimValue] = [1] * len(out_shape)
+  for i, d in enumerate(bdims):
+    expanded[d] = operand_shape[i]
+  if bdims != sorted(bdims):  # JAX requires strictly increasing dims.
+    raise ctx.unsupported("broadcast_dimensions that are not increasing")
+  if len(operand_shape) != len(out_shape):
+    x = tf.reshape(x, _as_shape(expanded))
+  if (len(operand_shape) == len(out_shape) and
+      list(ctx.avals_in[0].shape) == list(ctx.aval_out.shape)):
+    return x
+  return tf.broadcast_to(x, _as_shape(out_shape))
+
+
+@register(lax.transpose_p)
+def _transpose(ctx: RuleContext, x: Any, *, permutation: Any) -> Any:
+  perm = [int(p) for p in permutation]
+  if perm == list(range(len(perm))):
+    return x
+  return tf.transpose(x, perm)
+
+
+@register(lax.rev_p)
+def _rev(ctx: RuleContext, x: Any, *, dimensions: Any) -> Any:
+  if not dimensions:
+    return x
+  return tf.reverse(x, [int(d) for d in dimensions])
+
+
+@register(lax.iota_p)
+def _iota(ctx: RuleContext, *, dtype: Any, shape: Any, dimension: int,
+          sharding: Any) -> Any:
+  """Counts 0..n-1 along `dimension`, converted to `dtype` (as XLA's Iota).
+
+  tf.range lacks unsigned/complex/f16 kernels, so count in int32/int64 and
+  cast (the conversion XLA applies to each element too).
+  """
+  del sharding
+  out_shape = ctx.shape(shape)
+  n = out_shape[dimension]
+  count_dtype = tf.int64 if (isinstance(n, int) and n > 2**31 - 1) else tf.int32
+  values = tf.cast(tf.range(tf.cast(n, count_dtype), dtype=count_dtype),
+                   ctx.tf_dtype(dtype))
+  if len(out_shape) == 1:
+    return values
+  expanded: list[DimValue] = [1] * len(out_shape)
+  expanded[dimension] = n
+  values = tf.reshape(values, _as_shape(expanded))
+  return tf.broadcast_to(values, _as_shape(out_shape))
+
+
+# --- slicing ------------------------------------------------------------------
 
 @register(lax.slice_p)
 def _slice(ctx: RuleContext, x: Any, *, start_indices: Any, limit_indices: Any,
            strides: Any) -> Any:
-  strides = strides or (1,) * len(start_indices)
-  return tf.strided_slice(x, [ctx.dim(d) for d in start_indices],
-                          [ctx.dim(d) for d in limit_indices], strides)
+  if not start_indices:
+    return x
+  strides = [int(s) for s in (strides or (1,) * len(start_indices))]
+  return tf.strided_slice(x, _as_shape([ctx.dim(d) for d in start_indices]),
+                          _as_shape([ctx.dim(d) for d in limit_indices]),
+                          strides)
+
+
+def _clamped_starts(ctx: RuleContext, indices: Sequence[Any],
+                    index_avals: Sequence[Any], operand_shape: Sequence[Any],
+                    window_shape: Sequence[Any]) -> Any:
+  """Start indices clamped to [0, dim - window], as XLA's DynamicSlice does.
+
+  Indices may have any integer dtype: they are compared in a dtype wide
+  enough to hold them (uint64 values above the int64 range saturate), and
+  the clamped result (always within the operand) becomes int32.
+  """
+  starts = []
+  for idx, aval, dim, win in zip(indices, index_avals, operand_shape,
+                                 window_shape):
+    np_dtype = np.dtype(aval.dtype)
+    wide = (np_dtype.itemsize < 4 or
+            (np_dtype.itemsize == 4 and not dt.is_unsigned(np_dtype)))
+    work = tf.int32 if wide else tf.int64
+    i = tf.cast(idx, work)
+    if np_dtype == np.uint64:
+      i = tf.where(i < 0, tf.constant(np.iinfo(np.int64).max, tf.int64), i)
+    hi = _dmax(_dsub(dim, win), 0)
+    hi_t = tf.cast(hi, work) if not isinstance(hi, int) else tf.constant(
+        hi, work)
+    i = tf.clip_by_value(i, tf.zeros([], work), hi_t)
+    starts.append(tf.cast(i, tf.int32))
+  return tf.stack(starts) if starts else tf.zeros([0], tf.int32)
+
+
+def _dsub(a: DimValue, b: DimValue) -> DimValue:
+  return a - b
+
+
+@register(lax.dynamic_slice_p)
+def _dynamic_slice(ctx: RuleContext, x: Any, *start_indices: Any,
+                   slice_sizes: Any) -> Any:
+  operand_shape = ctx.shape(ctx.avals_in[0])
+  sizes = [ctx.dim(s) for s in slice_sizes]
+  if not operand_shape:
+    return x
+  starts = _clamped_starts(ctx, start_indices, ctx.avals_in[1:],
+                           operand_shape, sizes)
+  return tf.slice(x, starts, _as_shape(sizes))
+
+
+@register(lax.dynamic_update_slice_p)
+def _dynamic_update_slice(ctx: RuleContext, x: Any, update: Any,
+                          *start_indices: Any) -> Any:
+  """Writes `update` at clamped start indices.
+
+  Portable form: pad the update to the operand's shape and select with a
+  mask built from per-dimension index ranges (no Xla op, no scatter).
+  """
+  operand_shape = ctx.shape(ctx.avals_in[0])
+  update_shape = ctx.shape(ctx.avals_in[1])
+  if not operand_shape or list(ctx.avals_in[0].shape) == list(
+      ctx.avals_in[1].shape):
+    return update  # the only start that fits is 0 in every dimension.
+  if any(isinstance(d, int) and d == 0 for d in update_shape):
+    return x
+  starts = _clamped_starts(ctx, start_indices, ctx.avals_in[2:],
+                           operand_shape, update_shape)
+  rank = len(operand_shape)
+  dims = _as_shape(operand_shape)
+  dims_t = dims if isinstance(dims, tf.Tensor) else tf.constant(dims, tf.int32)
+  ups_t = _as_shape(update_shape)
+  ups_t = ups_t if isinstance(ups_t, tf.Tensor) else tf.constant(ups_t,
+                                                                 tf.int32)
+  after = dims_t - starts - ups_t
+  paddings = tf.stack([starts, after], axis=1)
+  padded = tf.pad(update, paddings)
+  mask = None
+  for d in range(rank):
+    positions = tf.range(operand_shape[d])
+    inside = tf.logical_and(positions >= starts[d],
+                            positions < starts[d] + ups_t[d])
+    shape = [1] * rank
+    shape[d] = -1
+    inside = tf.reshape(inside, shape)
+    mask = inside if mask is None else tf.logical_and(mask, inside)
+  return tf.where(mask, padded, x)
+
+
+# --- joining and splitting -------------------------------------------------
+
+@register(lax.concatenate_p)
+def _concatenate(ctx: RuleContext, *operands: Any, dimension: int) -> Any:
+  if len(operands) == 1:
+    return operands[0]
+  return tf.concat(list(operands), axis=int(dimension))
+
+
+@register(lax.split_p)
+def _split(ctx: RuleContext, x: Any, *, sizes: Any, axis: int) -> list[Any]:
+  sizes_v = [ctx.dim(s) for s in sizes]
+  if len(sizes_v) == 1:
+    return [x]
+  return tf.split(x, _as_shape(sizes_v), axis=int(axis), num=len(sizes_v))
+
+
+@register(lax.tile_p)
+def _tile(ctx: RuleContext, x: Any, *, reps: Any) -> Any:
+  """Repeats the operand `reps[i]` times along dim i.
+
+  Not tf.tile (no uint16 kernel): interleave a new size-`rep` axis before
+  each dim via broadcast_to, then merge the pairs.
+  """
+  reps = [int(r) for r in reps]
+  if all(r == 1 for r in reps):
+    return x
+  in_shape = ctx.shape(ctx.avals_in[0])
+  expanded: list[DimValue] = []
+  broadcast: list[DimValue] = []
+  for r, d in zip(reps, in_shape):
+    expanded += [1, d]
+    broadcast += [r, d]
+  y = tf.reshape(x, _as_shape(expanded))
+  y = tf.broadcast_to(y, _as_shape(broadcast))
+  return tf.reshape(y, ctx.shape_tensor(ctx.aval_out))
+
+
+@register(lax.stack_p)
+def _stack(ctx: RuleContext, *operands: Any, axis: int) -> Any:
+  # tf.stack (Pack) has no uint16 kernel in graphs: expand_dims + concat.
+  expanded = [tf.expand_dims(o, int(axis)) for o in operands]
+  if len(expanded) == 1:
+    return expanded[0]
+  return tf.concat(expanded, axis=int(axis))
+
+
+@register(lax.unstack_p)
+def _unstack(ctx: RuleContext, x: Any, *, axis: int) -> list[Any]:
+  n = len(ctx.avals_out)
+  if n == 0:
+    return []
+  return tf.unstack(x, num=n, axis=int(axis))
+
+
+# --- padding ------------------------------------------------------------------
+
+def _interior_pad(ctx: RuleContext, x: Any, value: Any, shape: list[DimValue],
+                  dim: int, interior: int) -> tuple[Any, list[DimValue]]:
+  """Inserts `interior` copies of `value` between elements along `dim`.
+
+  Append a size-1 axis after `dim`, pad it to 1 + interior, merge it into
+  `dim`, and cut the trailing `interior` values: n + (n - 1) * interior.
+  """
+  n = shape[dim]
+  spread = list(shape)
+  spread.insert(dim + 1, 1)
+  y = tf.reshape(x, _as_shape(spread))
+  paddings = [[0, 0]] * len(spread)
+  paddings[dim + 1] = [0, interior]
+  y = tf.pad(y, paddings, constant_values=value)
+  merged = list(shape)
+  merged[dim] = n * (1 + interior)
+  y = tf.reshape(y, _as_shape(merged))
+  out_n = _dmax(n + _dmax(n - 1, 0) * interior, 0)
+  begin = [0] * len(shape)
+  size = list(shape)
+  size[dim] = out_n
+  y = tf.slice(y, _as_shape(begin), _as_shape(size))
+  new_shape = list(shape)
+  new_shape[dim] = out_n
+  return y, new_shape
+
+
+@register(lax.pad_p)
+def _pad(ctx: RuleContext, x: Any, padding_value: Any, *,
+         padding_config: Any) -> Any:
+  """Interior padding, then edge padding; negative edges crop (as XLA's Pad)."""
+  shape = ctx.shape(ctx.avals_in[0])
+  config = [(ctx.dim(lo), ctx.dim(hi), ctx.dim(interior))
+            for lo, hi, interior in padding_config]
+  for dim, (_, _, interior) in enumerate(config):
+    if not isinstance(interior, int):
+      raise ctx.unsupported("symbolic interior padding")
+    if interior > 0:
+      x, shape = _interior_pad(ctx, x, padding_value, shape, dim, interior)
+  grow = [[_dmax(lo, 0), _dmax(hi, 0)] for lo, hi, _ in config]
+  if any(not _is_static(a, b) or a or b for a, b in grow):
+    paddings = (grow if all(_is_static(a, b) for a, b in grow) else
+                tf.stack([_as_shape(g) for g in grow]))
+    x = tf.pad(x, paddings, constant_values=padding_value)
+  crop = [(_dmax(-lo, 0), _dmax(-hi, 0)) for lo, hi, _ in config]
+  if any(not _is_static(a, b) or a or b for a, b in crop):
+    out_shape = ctx.shape(ctx.aval_out)
+    x = tf.slice(x, _as_shape([c[0] for c in crop]), _as_shape(out_shape))
+  return x
