@@ -1,2 +1,207 @@
-"""Rules for the sort family (see rules/__init__.py for the rule signature)."""
+"""Rules for sort, top_k and approx_top_k.
+
+TF's sorting ops know nothing of JAX's orders, so every key is first mapped
+to a signed integer whose integer order is exactly JAX's order; then the
+sort is a permutation computed with `tf.math.top_k` (portable: TFLite,
+TF.js, ONNX; ties keep the lower index first, i.e. it is stable).
+
+The orders (jax/_src/lax/lax.py):
+  * sort: floats in a total order -inf < ... < -0.0 == 0.0 < ... < inf < NaN,
+    all NaNs equal (-NaN included); complex lexicographic on (real, imag);
+    several keys lexicographic; is_stable keeps ties in input order.
+  * top_k: XLA's TOTALORDER comparison: -NaN < -inf < ... < -0.0 < 0.0 <
+    ... < inf < NaN (signs of zeros and NaNs matter); ties -> lower index.
+  * approx_top_k: on CPU XLA computes it exactly, by a sort with the plain
+    float comparison (-0.0 == 0.0), then keeps the first outputs.
+"""
 from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+from jax import lax
+from jax._src.lax import ann
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+# ------------------------------------------------------------ order keys
+
+
+def _float_bits_key(x: tf.Tensor) -> tf.Tensor:
+  """Signed int whose order is the IEEE total order of the float `x`.
+
+  The bits of a float are sign-magnitude; flipping the magnitude bits of
+  negative numbers turns them into two's complement order. f16/bf16 bits are
+  sign-extended to int32 first (the flip is then done on 32 bits, which
+  preserves the order).
+  """
+  bits = {2: tf.int16, 4: tf.int32, 8: tf.int64}[x.dtype.size]
+  s = tf.bitcast(x, bits)
+  if bits == tf.int16:
+    s = tf.cast(s, tf.int32)
+  nbits = s.dtype.size * 8
+  magnitude_mask = tf.constant(2 ** (nbits - 1) - 1, s.dtype)
+  sign = tf.bitwise.right_shift(s, tf.constant(nbits - 1, s.dtype))
+  return tf.bitwise.bitwise_xor(s, tf.bitwise.bitwise_and(sign, magnitude_mask))
+
+
+def _canonical_float(x: tf.Tensor) -> tf.Tensor:
+  """-0.0 -> 0.0 and every NaN -> +NaN, as JAX's sort comparator does."""
+  zero = tf.zeros([], x.dtype)
+  x = tf.where(tf.equal(x, zero), zero, x)
+  return tf.where(tf.math.is_nan(x), tf.constant(np.nan, x.dtype), x)
+
+
+def _integer_key(x: tf.Tensor) -> tf.Tensor:
+  """Signed int32/int64 in the order of the integer/bool `x`."""
+  if x.dtype == tf.bool or x.dtype in (tf.int8, tf.int16, tf.uint8, tf.uint16):
+    return tf.cast(x, tf.int32)
+  if x.dtype in (tf.int32, tf.int64):
+    return x
+  # uint32/uint64: flipping the top bit maps unsigned order to signed order.
+  signed = {tf.uint32: tf.int32, tf.uint64: tf.int64}[x.dtype]
+  top = tf.constant(1 << (x.dtype.size * 8 - 1), x.dtype.as_numpy_dtype)
+  return tf.bitcast(tf.bitwise.bitwise_xor(x, top), signed)
+
+
+def _order_keys(x: tf.Tensor, *, total_order: bool) -> list[tf.Tensor]:
+  """Integer keys (most significant first) ordering `x` as JAX does.
+
+  total_order=False: sort's order (zeros equal, NaNs equal and last);
+  total_order=True: XLA's TOTALORDER (top_k).
+  """
+  if x.dtype.is_complex:
+    return (_order_keys(tf.math.real(x), total_order=total_order) +
+            _order_keys(tf.math.imag(x), total_order=total_order))
+  if x.dtype.is_floating:
+    return [_float_bits_key(x if total_order else _canonical_float(x))]
+  return [_integer_key(x)]
+
+
+def _reversed_key(key: tf.Tensor) -> tf.Tensor:
+  """~key: exactly reverses the order of a signed int, without overflow."""
+  return tf.bitwise.invert(key)
+
+
+# ------------------------------------------------------------ permutations
+
+
+def _to_last(x: tf.Tensor, axis: int, rank: int) -> tf.Tensor:
+  if axis == rank - 1:
+    return x
+  perm = [d for d in range(rank) if d != axis] + [axis]
+  return tf.transpose(x, perm)
+
+
+def _from_last(x: tf.Tensor, axis: int, rank: int) -> tf.Tensor:
+  if axis == rank - 1:
+    return x
+  perm = list(range(rank - 1))
+  perm.insert(axis, rank - 1)
+  return tf.transpose(x, perm)
+
+
+def _take(x: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
+  """x[..., idx[..., j]] along the last axis (both of the same rank)."""
+  rank = len(idx.shape)
+  if rank == 1:
+    return tf.gather(x, idx)
+  return tf.gather(x, idx, axis=rank - 1, batch_dims=rank - 1)
+
+
+def _stable_ascending_perm(keys: Sequence[tf.Tensor], n: Any) -> tf.Tensor:
+  """The stable permutation sorting `keys` (lexicographic) along the last axis.
+
+  One stable pass per key, from the least significant key to the most
+  significant one (LSD radix-style); each pass sorts by `~key` descending
+  with tf.math.top_k, whose ties keep the lower index first.
+  """
+  perm = None
+  for key in reversed(keys):
+    if perm is not None:
+      key = _take(key, perm)
+    _, step = tf.math.top_k(_reversed_key(key), k=n, sorted=True)
+    perm = step if perm is None else _take(perm, step)
+  return perm
+
+
+def _dim_size(ctx: RuleContext, aval: Any, axis: int) -> Any:
+  return ctx.dim(aval.shape[axis])
+
+
+# ------------------------------------------------------------ sort
+
+
+@register(lax.sort_p)
+def _sort(ctx: RuleContext, *operands: tf.Tensor, dimension: int,
+          is_stable: bool, num_keys: int) -> list[tf.Tensor]:
+  """Lexicographic sort on the first `num_keys` operands, carrying the rest.
+
+  A stable sort is also a valid result for is_stable=False.
+  """
+  del is_stable
+  aval = ctx.avals_in[0]
+  rank = len(aval.shape)
+  if rank == 0:
+    return list(operands)
+  n = _dim_size(ctx, aval, dimension)
+  moved = [_to_last(x, dimension, rank) for x in operands]
+  keys = [k for x in moved[:num_keys] for k in _order_keys(x, total_order=False)]
+  perm = _stable_ascending_perm(keys, n)
+  return [_from_last(_take(x, perm), dimension, rank) for x in moved]
+
+
+# ------------------------------------------------------------ top_k
+
+
+def _top_k_indices(key: tf.Tensor, k: Any) -> tf.Tensor:
+  """Indices of the k largest of an integer key, ties -> lower index first."""
+  _, idx = tf.math.top_k(key, k=k, sorted=True)
+  return idx
+
+
+def _top_along(ctx: RuleContext, operand: tf.Tensor, axis: int, k: Any, *,
+               largest: bool, total_order: bool) -> list[tf.Tensor]:
+  aval = ctx.avals_in[0]
+  rank = len(aval.shape)
+  axis = axis % rank
+  moved = _to_last(operand, axis, rank)
+  (key,) = _order_keys(moved, total_order=total_order)
+  idx = _top_k_indices(key if largest else _reversed_key(key), k)
+  values = _take(moved, idx)
+  idx = tf.cast(idx, ctx.tf_dtype(ctx.avals_out[1]))
+  return [_from_last(values, axis, rank), _from_last(idx, axis, rank)]
+
+
+@register(lax.top_k_p)
+def _top_k(ctx: RuleContext, operand: tf.Tensor, *, k: Any,
+           axis: int = -1) -> list[tf.Tensor]:
+  if ctx.avals_in[0].dtype == np.bool_:
+    operand = tf.cast(operand, tf.int32)
+    values, idx = _top_along(ctx, operand, axis, ctx.dim(k), largest=True,
+                             total_order=True)
+    return [tf.cast(values, tf.bool), idx]
+  return _top_along(ctx, operand, axis, ctx.dim(k), largest=True,
+                    total_order=True)
+
+
+@register(ann.approx_top_k_p)
+def _approx_top_k(ctx: RuleContext, operand: tf.Tensor, *, k: int,
+                  reduction_dimension: int, recall_target: float,
+                  is_max_k: bool, reduction_input_size_override: int,
+                  aggregate_to_topk: bool) -> list[tf.Tensor]:
+  """The exact top-k, as XLA computes it on CPU/GPU.
+
+  With aggregate_to_topk=False JAX's output keeps more than k entries along
+  the reduction dimension (the size the TPU algorithm would produce); off
+  TPU those are the first entries of the full sort, so we return that many.
+  """
+  del k, recall_target, reduction_input_size_override, aggregate_to_topk
+  rank = len(ctx.avals_in[0].shape)
+  axis = reduction_dimension % rank
+  out = ctx.dim(ctx.avals_out[0].shape[axis])
+  return _top_along(ctx, operand, axis, out, largest=is_max_k,
+                    total_order=False)
