@@ -1,2 +1,159 @@
-"""Rules for the cumulative family (see rules/__init__.py for the rule signature)."""
+"""Rules for cumulative reductions: cumsum, cumprod, cummax, cummin,
+cumlogsumexp (params `axis`, `reverse`).
+
+Semantics matched (JAX's associative-scan lowering on CPU):
+- on bool, cumsum/cummax are a running OR, cumprod/cummin a running AND;
+- cummax/cummin propagate NaN from the first NaN onwards (lax.max/min do);
+- integer sums and products wrap around.
+TF has cumsum/cumprod/cumulative_logsumexp kernels; running max/min have
+none, so they are a log2(n)-step Hillis-Steele scan of portable ops.
+"""
 from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from jax._src.lax import control_flow as lcf
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.reductions import Binop, max_binop, min_binop
+
+
+def _max_identity(dtype: Any) -> np.ndarray:
+  np_dtype = dt.to_np_dtype(dtype)
+  if dt.is_bool(dtype):
+    return np.array(False)
+  if dt.is_inexact(dtype):
+    return np.array(-np.inf, np_dtype)
+  return np.array(np.iinfo(np_dtype).min, np_dtype)
+
+
+def _min_identity(dtype: Any) -> np.ndarray:
+  np_dtype = dt.to_np_dtype(dtype)
+  if dt.is_bool(dtype):
+    return np.array(True)
+  if dt.is_inexact(dtype):
+    return np.array(np.inf, np_dtype)
+  return np.array(np.iinfo(np_dtype).max, np_dtype)
+
+
+def scan_associative(x: Any, axis: int, n: Any, binop: Binop,
+                     identity: np.ndarray, reverse: bool) -> Any:
+  """Inclusive scan of `binop` along `axis` (Hillis-Steele, log2(n) steps).
+
+  Each step combines x with x shifted by s (tf.roll, with the first s
+  positions masked to `identity`), so it also works for symbolic n.
+  """
+  if reverse:
+    x = tf.reverse(x, [axis])
+  rank = len(x.shape)
+  shape = [1] * rank
+  shape[axis] = -1
+  positions = tf.reshape(tf.range(n), shape)
+  ident = tf.constant(identity)
+
+  def step(y: Any, s: Any) -> Any:
+    shifted = tf.where(positions < s, ident, tf.roll(y, s, axis))
+    return binop(y, shifted)
+
+  if isinstance(n, int):
+    s = 1
+    while s < n:
+      x = step(x, s)
+      s *= 2
+  else:
+    _, x = tf.while_loop(lambda s, y: s < n, lambda s, y: (s * 2, step(y, s)),
+                         [tf.constant(1, tf.int32), x])
+  if reverse:
+    x = tf.reverse(x, [axis])
+  return x
+
+
+def _n(ctx: RuleContext, axis: int) -> Any:
+  return ctx.dim(ctx.avals_in[0].shape[axis])
+
+
+@register(lcf.cummax_p)
+def _cummax(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+  dtype = ctx.avals_in[0].dtype
+  return scan_associative(x, axis, _n(ctx, axis), max_binop(dtype),
+                          _max_identity(dtype), reverse)
+
+
+@register(lcf.cummin_p)
+def _cummin(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+  dtype = ctx.avals_in[0].dtype
+  return scan_associative(x, axis, _n(ctx, axis), min_binop(dtype),
+                          _min_identity(dtype), reverse)
+
+
+def _with_wider_floats(ctx: RuleContext, x: Any, fn: Any) -> Any:
+  """Runs `fn` in float32 for float16/bfloat16 (exact sums, then rounded)."""
+  dtype = ctx.avals_in[0].dtype
+  if np.dtype(dtype) in (np.dtype(np.float16), np.dtype(dt.to_np_dtype(tf.bfloat16))):
+    return tf.cast(fn(tf.cast(x, tf.float32)), ctx.tf_dtype(dtype))
+  return fn(x)
+
+
+_SIGNED_OF = {tf.uint8: tf.int8, tf.uint16: tf.int16, tf.uint32: tf.int32,
+              tf.uint64: tf.int64}
+
+
+def _int_scan(x: Any, fn: Any) -> Any:
+  """Runs `fn` (cumsum/cumprod) on int32/int64 only: XLA has no Cumsum or
+  Cumprod kernel for narrower or unsigned integers. Wrap-around results
+  are the same modulo 2**bits, so bitcasting unsigned to signed and
+  widening 8/16-bit integers is exact."""
+  dtype = x.dtype
+  y = tf.bitcast(x, _SIGNED_OF[dtype]) if dtype in _SIGNED_OF else x
+  narrow = y.dtype in (tf.int8, tf.int16)
+  if narrow:
+    y = tf.cast(y, tf.int32)
+  y = fn(y)
+  if narrow:
+    y = tf.cast(y, tf.int8 if dtype.size == 1 else tf.int16)
+  return tf.bitcast(y, dtype) if dtype in _SIGNED_OF else y
+
+
+@register(lcf.cumsum_p)
+def _cumsum(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+  dtype = ctx.avals_in[0].dtype
+  scan = lambda y: tf.math.cumsum(y, axis=axis, reverse=reverse)
+  if dt.is_bool(dtype):
+    return scan_associative(x, axis, _n(ctx, axis), tf.math.logical_or,
+                            np.array(False), reverse)
+  if dt.is_integer(dtype):
+    return _int_scan(x, scan)
+  if dt.is_complex(dtype):
+    # Sums are linear: real and imaginary parts separately (XLA has no
+    # complex Cumsum kernel).
+    return tf.complex(scan(tf.math.real(x)), scan(tf.math.imag(x)))
+  return _with_wider_floats(ctx, x, scan)
+
+
+@register(lcf.cumprod_p)
+def _cumprod(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+  dtype = ctx.avals_in[0].dtype
+  scan = lambda y: tf.math.cumprod(y, axis=axis, reverse=reverse)
+  if dt.is_bool(dtype):
+    return scan_associative(x, axis, _n(ctx, axis), tf.math.logical_and,
+                            np.array(True), reverse)
+  if dt.is_integer(dtype):
+    return _int_scan(x, scan)
+  if dt.is_complex(dtype):
+    # XLA has no complex Cumprod kernel.
+    return scan_associative(x, axis, _n(ctx, axis), tf.math.multiply,
+                            np.array(1, dt.to_np_dtype(dtype)), reverse)
+  return _with_wider_floats(ctx, x, scan)
+
+
+@register(lcf.cumlogsumexp_p)
+def _cumlogsumexp(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+  if not dt.is_float(ctx.avals_in[0].dtype):
+    raise ctx.unsupported("cumlogsumexp of a non-floating dtype")
+  return _with_wider_floats(
+      ctx, x, lambda y: tf.math.cumulative_logsumexp(y, axis=axis,
+                                                    reverse=reverse))
