@@ -57,9 +57,13 @@ def _add_any(ctx: RuleContext, x: Any, y: Any) -> Any:
 
 @register(lax.neg_p)
 def _neg(ctx: RuleContext, x: Any) -> Any:
-  """Unsigned negation wraps modulo 2**bits (TF Neg has no unsigned kernel)."""
-  if dt.is_unsigned(ctx.aval_out.dtype):
-    return tf.math.subtract(scalar(0, ctx.aval_out.dtype), x)
+  """Unsigned negation wraps modulo 2**bits. TF Neg has no unsigned kernel
+  (and grappler rewrites 0 - x into Neg), so negate the same-width signed
+  integer: casts between them keep the bits."""
+  dtype = np_dtype(ctx.aval_out)
+  if dt.is_unsigned(dtype):
+    signed = tf.as_dtype(np.dtype(f"int{dtype.itemsize * 8}"))
+    return tf.cast(tf.math.negative(tf.cast(x, signed)), ctx.tf_dtype(dtype))
   return tf.math.negative(x)
 
 
@@ -134,14 +138,17 @@ def _max_or_min(ctx: RuleContext, x: Any, y: Any, is_max: bool) -> Any:
   out = (tf.math.maximum if is_max else tf.math.minimum)(x, y)
   if not dt.is_float(dtype):
     return out
-  # TF propagates NaN but picks either zero when comparing -0.0 with +0.0;
-  # XLA orders -0.0 < +0.0. x + y of two zeros is +0.0 unless both are -0.0,
-  # which is max; min is the mirror image: -((-x) + (-y)).
+  # TF's kernels pick either zero when comparing -0.0 with +0.0, and TF's XLA
+  # lowering drops NaNs; XLA on CPU orders -0.0 < +0.0 and propagates NaN.
+  # x + y of two zeros is +0.0 unless both are -0.0, which is max; min is the
+  # mirror image: -((-x) + (-y)). x + y is also NaN if either is.
   both_zero = tf.math.logical_and(tf.math.equal(x, scalar(0, dtype)),
                                   tf.math.equal(y, scalar(0, dtype)))
-  zero = (tf.math.add(x, y) if is_max else
-          tf.math.negative(tf.math.add(tf.math.negative(x), tf.math.negative(y))))
-  return tf.where(both_zero, zero, out)
+  zero_or_nan = (
+      tf.math.add(x, y) if is_max else
+      tf.math.negative(tf.math.add(tf.math.negative(x), tf.math.negative(y))))
+  any_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
+  return tf.where(tf.math.logical_or(both_zero, any_nan), zero_or_nan, out)
 
 
 @register(lax.max_p)
