@@ -1,2 +1,297 @@
-"""Rules for the windows family (see rules/__init__.py for the rule signature)."""
+"""Rules for windowed reductions: reduce_window_{sum,max,min}, the generic
+reduce_window (a jaxpr body), select_and_gather_add, select_and_scatter_add.
+
+Portable approach for every rank and parameter: base dilation (interior
+padding with the init value), edge padding with the init value (XLA pads
+with the init value, so padded elements take part in the reduction), then
+one tf.gather per windowed axis with indices `o * stride + w * dilation`,
+which yields the windows as extra axes; the reduction runs over those.
+Axes with a window of 1 use a strided slice instead. All ops are standard
+TF ops (no Xla* op), so enable_xla=False converts the same graph.
+"""
 from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+from jax import lax
+from jax._src.lax import windowed_reductions as wr
+from jax.extend import core as jcore
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.reductions import (
+    _MONOIDS, arg_extreme, body_tree_reduce, monoid_of_body, reduce_max,
+    reduce_min, reduce_sum)
+
+
+def _dilate(ctx: RuleContext, x: Any, axis: int, n: Any, d: int,
+            fill: Any) -> Any:
+  """Inserts d-1 copies of `fill` between the n elements along `axis`."""
+  if d == 1:
+    return x
+  pieces = [x] + [tf.fill(tf.shape(x), fill)] * (d - 1)
+  y = tf.stack(pieces, axis=axis + 1)
+  shape = tf.shape(x)
+  new_shape = tf.concat([shape[:axis], [-1], shape[axis + 1:]], 0)
+  y = tf.reshape(y, new_shape)
+  begin = [0] * len(x.shape)
+  size = [-1] * len(x.shape)
+  size[axis] = tf.maximum((n - 1) * d + 1, 0) if not isinstance(n, int) \
+      else max((n - 1) * d + 1, 0)
+  return tf.slice(y, begin, tf.stack(size) if not isinstance(size[axis], int)
+                  else size)
+
+
+def _pad(x: Any, padding: Sequence[tuple[int, int]], fill: Any) -> Any:
+  """Edge padding with `fill`; negative amounts crop."""
+  pos = [(max(lo, 0), max(hi, 0)) for lo, hi in padding]
+  if any(lo or hi for lo, hi in pos):
+    x = tf.pad(x, pos, constant_values=fill)
+  if any(lo < 0 or hi < 0 for lo, hi in padding):
+    begin = [max(-lo, 0) for lo, _ in padding]
+    end = [-max(-hi, 0) if hi < 0 else 0 for _, hi in padding]
+    mask = sum(1 << i for i, (_, hi) in enumerate(padding) if hi >= 0)
+    x = tf.strided_slice(x, begin, end, end_mask=mask)
+  return x
+
+
+def window_patches(ctx: RuleContext, x: Any, fill: Any, in_shape: Sequence[Any],
+                   out_shape: Sequence[Any], window_dimensions: Sequence[int],
+                   window_strides: Sequence[int],
+                   padding: Sequence[tuple[int, int]],
+                   base_dilation: Sequence[int],
+                   window_dilation: Sequence[int]) -> tuple[Any, list[int]]:
+  """The windows of `x` as a tensor [o_0, (w_0), o_1, (w_1), ...]: each
+  axis a with window size > 1 is followed by a window axis. Returns the
+  tensor and the positions of the window axes."""
+  rank = len(window_dimensions)
+  dims = [ctx.dim(d) for d in in_shape]
+  for a in range(rank):
+    x = _dilate(ctx, x, a, dims[a], base_dilation[a], fill)
+  x = _pad(x, padding, fill)
+  outs = [ctx.dim(d) for d in out_shape]
+  window_axes = []
+  # Last axis first, so that inserting window axes keeps earlier positions.
+  for a in reversed(range(rank)):
+    w, s, wd = window_dimensions[a], window_strides[a], window_dilation[a]
+    if w == 1:
+      begin = [0] * len(x.shape)
+      end = [0] * len(x.shape)
+      strides = [1] * len(x.shape)
+      end[a] = outs[a] * s if isinstance(outs[a], int) else outs[a] * s
+      strides[a] = s
+      mask = ((1 << len(x.shape)) - 1) & ~(1 << a)
+      x = tf.strided_slice(x, begin, end, strides, begin_mask=mask,
+                           end_mask=mask)
+      continue
+    idx = (tf.range(outs[a])[:, None] * s + tf.range(w)[None, :] * wd)
+    x = tf.gather(x, idx, axis=a)
+    window_axes = [p + 1 for p in window_axes]
+    window_axes.insert(0, a + 1)
+  return x, window_axes
+
+
+def _identity(kind: str, dtype: Any) -> np.ndarray:
+  np_dtype = dt.to_np_dtype(dtype)
+  if kind == "sum":
+    return np.zeros((), np_dtype)
+  if dt.is_bool(dtype):
+    return np.array(kind == "min")
+  if dt.is_inexact(dtype):
+    return np.array(-np.inf if kind == "max" else np.inf, np_dtype)
+  info = np.iinfo(np_dtype)
+  return np.array(info.min if kind == "max" else info.max, np_dtype)
+
+
+def _window_args(ctx: RuleContext, params: dict[str, Any]) -> dict[str, Any]:
+  rank = len(params["window_dimensions"])
+  return dict(
+      in_shape=ctx.avals_in[0].shape, out_shape=ctx.avals_out[0].shape,
+      window_dimensions=params["window_dimensions"],
+      window_strides=params["window_strides"], padding=params["padding"],
+      base_dilation=params.get("base_dilation") or (1,) * rank,
+      window_dilation=params.get("window_dilation") or (1,) * rank)
+
+
+def _monoid_window_rule(kind: str, reducer: Any):
+  def rule(ctx: RuleContext, x: Any, **params: Any) -> Any:
+    dtype = ctx.avals_in[0].dtype
+    fill = tf.constant(_identity(kind, dtype))
+    patches, waxes = window_patches(ctx, x, fill, **_window_args(ctx, params))
+    return reducer(patches, waxes, dtype)
+  rule.__name__ = f"reduce_window_{kind}"
+  return rule
+
+
+register(wr.reduce_window_sum_p)(_monoid_window_rule("sum", reduce_sum))
+register(wr.reduce_window_max_p)(_monoid_window_rule("max", reduce_max))
+register(wr.reduce_window_min_p)(_monoid_window_rule("min", reduce_min))
+
+
+@register(wr.reduce_window_p)
+def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
+                   **params: Any) -> list[Any]:
+  n = len(args) // 2
+  operands, inits = list(args[:n]), list(args[n:])
+  prims = None if consts else monoid_of_body(jaxpr)
+  outs = []
+  if prims is not None:
+    for i, (x, init, prim) in enumerate(zip(operands, inits, prims)):
+      dtype = ctx.avals_in[i].dtype
+      reducer, binop = _MONOIDS[prim]
+      wargs = _window_args(ctx, params)
+      wargs["in_shape"] = ctx.avals_in[i].shape
+      patches, waxes = window_patches(ctx, x, init, **wargs)
+      outs.append(binop(dtype)(reducer(patches, waxes, dtype), init))
+    return outs
+  return _generic_reduce_window(ctx, jcore.ClosedJaxpr(jaxpr, consts),
+                                operands, inits, params)
+
+
+def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
+                           inits: list[Any], params: dict[str, Any]
+                           ) -> list[Any]:
+  """Any reducer body: windows as [K, M] and a pairwise tree of the body."""
+  out_aval = ctx.avals_out[0]
+  if not (ctx.is_static(out_aval) and ctx.is_static(ctx.avals_in[0])):
+    raise ctx.unsupported("a generic reduce_window body with symbolic shapes")
+  flat = []
+  for x, init in zip(operands, inits):
+    patches, waxes = window_patches(ctx, x, init, **_window_args(ctx, params))
+    rank = len(patches.shape)
+    oaxes = [a for a in range(rank) if a not in waxes]
+    flat.append(tf.reshape(tf.transpose(patches, waxes + oaxes), [-1, int(
+        np.prod(out_aval.shape, dtype=np.int64))]))
+  k = int(np.prod(params["window_dimensions"], dtype=np.int64))
+  m = int(np.prod(out_aval.shape, dtype=np.int64))
+  dtypes = [a.dtype for a in ctx.avals_in[:len(operands)]]
+  outs = body_tree_reduce(ctx, body, flat, inits, dtypes, k, m)
+  return [tf.reshape(o, out_aval.shape) for o in outs]
+
+
+def _selected_position(ctx: RuleContext, patches: Any, waxes: list[int],
+                       valid: Any, select_prim: Any, dtype: Any
+                       ) -> tuple[Any, int]:
+  """Per window, the flat window position (0..K-1) the select_prim picks:
+  the first largest (ge) / smallest (le) valid element; K if none valid."""
+  if select_prim in (lax.ge_p, lax.gt_p):
+    greater = True
+  elif select_prim in (lax.le_p, lax.lt_p):
+    greater = False
+  else:
+    raise ctx.unsupported(f"select_prim {select_prim}")
+  rank = len(patches.shape)
+  oaxes = [a for a in range(rank) if a not in waxes]
+  p = tf.transpose(patches, oaxes + waxes)
+  lead = tf.shape(p)[:len(oaxes)]
+  p = tf.reshape(p, tf.concat([lead, [-1]], 0))
+  k = int(np.prod([patches.shape[a] for a in waxes], dtype=np.int64))
+  if valid is not None:
+    v = tf.reshape(tf.transpose(valid, oaxes + waxes), tf.shape(p))
+    fill = tf.constant(_identity("max" if greater else "min", dtype))
+    p = tf.where(v, p, fill)
+  if dt.is_bool(dtype):
+    p, dtype = tf.cast(p, tf.int8), np.int8
+  value = (reduce_max if greater else reduce_min)(p, [len(oaxes)], dtype)
+  hit = tf.equal(p, value[..., None])
+  if dt.is_float(dtype):
+    hit = hit | tf.math.is_nan(p)
+  if valid is not None:
+    hit = hit & v
+  pos = tf.range(k)
+  return tf.reduce_min(tf.where(hit, pos, k), axis=-1), k
+
+
+@register(wr.select_and_gather_add_p)
+def _select_and_gather_add(ctx: RuleContext, tangents: Any, operand: Any, *,
+                           select_prim: Any, **params: Any) -> Any:
+  """Per window, the tangent at the operand's selected (max/min) element."""
+  dtype = ctx.avals_in[1].dtype
+  wargs = _window_args(ctx, params)
+  kind = "max" if select_prim in (lax.ge_p, lax.gt_p) else "min"
+  patches, waxes = window_patches(ctx, operand,
+                                  tf.constant(_identity(kind, dtype)), **wargs)
+  tpatches, _ = window_patches(ctx, tangents, tf.zeros((), tangents.dtype),
+                               **wargs)
+  valid = _valid_mask(ctx, wargs)
+  sel, k = _selected_position(ctx, patches, waxes, valid, select_prim, dtype)
+  rank = len(tpatches.shape)
+  oaxes = [a for a in range(rank) if a not in waxes]
+  t = tf.transpose(tpatches, oaxes + waxes)
+  t = tf.reshape(t, tf.concat([tf.shape(t)[:len(oaxes)], [-1]], 0))
+  one_hot = tf.equal(tf.range(k), sel[..., None])
+  out = tf.reduce_sum(tf.where(one_hot, t, tf.zeros((), t.dtype)), axis=-1)
+  return out
+
+
+def _valid_mask(ctx: RuleContext, wargs: dict[str, Any]) -> Any:
+  """Windows of a mask that is True on real (not padding/dilation) elements."""
+  ones = tf.ones(ctx.shape_tensor(wargs["in_shape"]), tf.bool)
+  mask, _ = window_patches(ctx, ones, tf.constant(False), **wargs)
+  return mask
+
+
+@register(wr.select_and_scatter_add_p)
+def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
+                            select_prim: Any, window_dimensions: Sequence[int],
+                            window_strides: Sequence[int],
+                            padding: Sequence[tuple[int, int]]) -> Any:
+  """Adds each source value at its window's selected operand element.
+
+  XLA's SelectAndScatter never selects padding; a window of padding only
+  drops its source value.
+  """
+  op_aval = ctx.avals_in[1]
+  dtype = op_aval.dtype
+  rank = len(window_dimensions)
+  if any(lo < 0 or hi < 0 for lo, hi in padding):
+    raise ctx.unsupported("negative padding")
+  ones = (1,) * rank
+  wargs = dict(in_shape=op_aval.shape, out_shape=ctx.avals_in[0].shape,
+               window_dimensions=window_dimensions,
+               window_strides=window_strides, padding=padding,
+               base_dilation=ones, window_dilation=ones)
+  kind = "max" if select_prim in (lax.ge_p, lax.gt_p) else "min"
+  patches, waxes = window_patches(ctx, operand,
+                                  tf.constant(_identity(kind, dtype)), **wargs)
+  valid = _valid_mask(ctx, wargs)
+  sel, k = _selected_position(ctx, patches, waxes, valid, select_prim, dtype)
+  # Padded-operand coordinates of each window's selected element.
+  outs = [ctx.dim(d) for d in ctx.avals_in[0].shape]
+  padded = [ctx.dim(d) + lo + hi for d, (lo, hi) in zip(op_aval.shape, padding)]
+  flat = tf.zeros_like(sel)
+  rem = sel
+  win_strides = [int(np.prod(window_dimensions[a + 1:], dtype=np.int64))
+                 for a in range(rank)]
+  for a in range(rank):
+    w_a = (rem // win_strides[a]) % window_dimensions[a]
+    shape = [1] * rank
+    shape[a] = -1
+    o_a = tf.reshape(tf.range(outs[a]), shape)
+    flat = flat * padded[a] + (o_a * window_strides[a] + w_a)
+  total = 1
+  for d in padded:
+    total = total * d
+  flat = tf.where(sel < k, flat, total)  # windows of padding: dropped.
+  out = _segment_sum(tf.reshape(source, [-1]), tf.reshape(flat, [-1]),
+                     total + 1, dtype)
+  out = tf.reshape(out[:total], padded if all(isinstance(d, int) for d in padded)
+                   else tf.stack(padded))
+  begin = [lo for lo, _ in padding]
+  return tf.slice(out, begin, ctx.shape_tensor(op_aval))
+
+
+def _segment_sum(data: Any, ids: Any, n: Any, dtype: Any) -> Any:
+  """unsorted_segment_sum for every dtype (narrow ints summed in int32)."""
+  if dt.is_bool(dtype):
+    summed = tf.math.unsorted_segment_sum(tf.cast(data, tf.int32), ids, n)
+    return tf.math.greater(summed, 0)  # bool "add" is OR.
+  wide = {tf.int8: tf.int32, tf.int16: tf.int32, tf.uint8: tf.int32,
+          tf.uint16: tf.int32, tf.uint32: tf.int64, tf.uint64: tf.int64}
+  t = data.dtype
+  if t in wide:
+    return tf.cast(tf.math.unsorted_segment_sum(tf.cast(data, wide[t]), ids, n), t)
+  return tf.math.unsorted_segment_sum(data, ids, n)
