@@ -205,19 +205,19 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
   values = {var: eval_dim(expr, synth_env) for var, expr in solution.items()}
   env = DimEnv(values)
   checks = []
-  for c in constraints:
-    left = eval_dim(c.left, synth_env | values)
-    right = eval_dim(c.right, synth_env | values)
-    ok = (left == right) if c.comp == shape_poly.Comparator.EQ else (left >= right)
-    msg = "".join(
-        p if isinstance(p, str) else str(p) for p in c.error_message_pieces)
+  full_env = synth_env | values
+  for c in constraints.constraints:
+    left, right = eval_dim(c.left, full_env), eval_dim(c.right, full_env)
+    ok = _compare(c.comp, left, right)
+    pieces = [p if isinstance(p, str) else eval_dim(p, full_env)
+              for p in c.error_message_pieces]
     if isinstance(ok, (bool, np.bool_)):
       if not ok:
-        raise InputSpecError(_spec_error(msg, avals, paths))
+        raise InputSpecError(_spec_error("".join(str(p) for p in pieces),
+                                         avals, paths))
       continue
-    if c.comp == shape_poly.Comparator.EQ:
-      ok = tf.equal(left, right)
-    checks.append(tf.debugging.Assert(ok, [_spec_error(msg, avals, paths)]))
+    data = [_spec_error("", avals, paths)] + pieces
+    checks.append(tf.debugging.Assert(ok, data, summarize=16))
   # Symbolic scope constraints declared by the user (e.g. "b >= 16").
   scope_constraints = _user_constraints(avals)
   for cons_str, expr_left, expr_right, cmp in scope_constraints:
@@ -262,8 +262,8 @@ def _user_constraints(avals: Sequence[Any]) -> list[tuple]:
 
 
 def _spec_error(msg: str, avals: Sequence[Any], paths: Sequence[str]) -> str:
-  specs = ", ".join(f"{p}: {tuple(str(d) for d in a.shape)}"
+  specs = ", ".join(f"{p} with shape ({', '.join(str(d) for d in a.shape)})"
                     for p, a in zip(paths, avals)
                     if not is_static_shape(a.shape))
-  return (f"input shapes do not match the polymorphic shapes specification: "
-          f"{msg}. Expected {specs}")
+  return (f"input shapes do not match the polymorphic_shapes specification "
+          f"(expected {specs}): {msg}")
