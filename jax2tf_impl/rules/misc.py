@@ -10,15 +10,19 @@ Each one below was checked against its JAX definition (impl / lowering):
 - tie(x, y): orders x before y for XLA; the result is y.
 - pvary: a type cast to "varying over mesh axes" inside shard_map; the data
   of each shard is unchanged.
+Also dim_as_value (shape polymorphism): a symbolic dimension used as a
+value, e.g. `x.shape[0] * 2.0`; its value comes from the dimension env.
 (copy and stop_gradient, also identities, are in elementwise.py.)
 """
 from __future__ import annotations
 
 from typing import Any
 
+import tensorflow as tf
 from jax import lax
 from jax._src import ad_checkpoint, dispatch, pjit
 from jax._src import core as jax_core
+from jax._src.export import shape_poly
 from jax._src.lax import lax as lax_internal
 
 from jax2tf_impl.rules import register
@@ -50,3 +54,12 @@ def _tie(ctx: RuleContext, x: Any, y: Any) -> Any:
   del ctx, x
   return y
 
+
+
+@register(shape_poly.dim_as_value_p)
+def _dim_as_value(ctx: RuleContext, *, dim: Any) -> Any:
+  """The value of dimension `dim` (static or solved from input shapes)."""
+  value = ctx.dim(dim)
+  if isinstance(value, int):
+    return ctx.constant(value, ctx.aval_out)
+  return tf.cast(value, ctx.tf_dtype(ctx.aval_out))
