@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from jax2tf_impl import dtypes as dt
+from jax2tf_impl import saved_model
 
 VARIABLE_THRESHOLD_BYTES = 4096
 
@@ -43,6 +44,7 @@ class ConstantStore(tf.Module):
     self._threshold = threshold_bytes
     self.constant_variables: list[tf.Variable] = []
     self._index = _Index()  # a plain object: TF must not track its dicts
+    saved_model.register_store(self)
 
   def tensor(self, value: Any, aval: Any) -> Any:
     """A TF value for the constant `value` of abstract value `aval`."""
@@ -59,8 +61,12 @@ class ConstantStore(tf.Module):
     var = self._index.by_key.get(key)
     if var is None:
       with tf.init_scope():  # create outside any tf.function being traced
-        var = tf.Variable(arr, trainable=False,
-                          name=f"jax_constant_{len(self.constant_variables)}")
+        # The name shows up in TF's "untracked resource" error on save.
+        var = tf.Variable(
+            arr, trainable=False,
+            name=(f"jax2tf_impl_constant_{len(self.constant_variables)}"
+                  "--save_with_jax2tf_impl.saved_model.save"
+                  "--or_assign_the_converted_function_to_the_module"))
       self._index.by_key[key] = var
       self.constant_variables.append(var)
     self._index.by_id[id(value)] = (value, var)

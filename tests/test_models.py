@@ -49,8 +49,10 @@ def _converted_callable(model, kind, context, tmp_path):
     return fn, make
   module = tf.Module()
   module.f = fn
-  tf.saved_model.save(module, str(tmp_path / model.name))
-  return tf.saved_model.load(str(tmp_path / model.name)).f, make
+  jax2tf_impl.saved_model.save(module, str(tmp_path / model.name))
+  loaded = tf.saved_model.load(str(tmp_path / model.name))
+  # Keep the loaded root alive: its variables die with it.
+  return (lambda *xs: loaded.f(*xs)), make
 
 
 @pytest.mark.parametrize("context", ["eager", "graph", "jit", "saved_model"])

@@ -105,3 +105,21 @@ print(json.dumps({"value": float(value),
   np.testing.assert_allclose(got["value"], value, rtol=1e-5)
   np.testing.assert_allclose(got["w"], grads["w"], rtol=1e-4, atol=1e-6)
   np.testing.assert_allclose(got["b"], grads["b"], rtol=1e-4, atol=1e-6)
+
+
+def test_save_helper_tracks_constants_of_unattached_functions(tmp_path):
+  w = np.random.RandomState(1).randn(32, 64).astype(np.float32)
+
+  def f(x):
+    return jnp.tanh(x @ w)
+
+  converted = jax2tf_impl.convert(f)
+  module = tf.Module()  # the converted function itself is not an attribute
+  module.f = tf.function(converted, autograph=False,
+                         input_signature=[tf.TensorSpec([2, 32], tf.float32)])
+  path = str(tmp_path / "model")
+  jax2tf_impl.saved_model.save(module, path)
+  x = np.ones((2, 32), np.float32)
+  reloaded = tf.saved_model.load(path)
+  np.testing.assert_allclose(reloaded.f(x), f(x), rtol=1e-5, atol=1e-6)
+  assert _dir_bytes(os.path.join(path, "variables")) >= w.nbytes
