@@ -97,7 +97,7 @@ def main() -> int:
       input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32)])
   with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "cnn_saved_model")
-    tf.saved_model.save(module, path)
+    jax2tf_impl.saved_model.save(module, path)
     np.save(os.path.join(tmp, "images.npy"), images)
     out_file = os.path.join(tmp, "out.npy")
     subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, path,

@@ -60,7 +60,6 @@ def _vjp_jaxpr(converter: "_Converter", traced: "Traced") -> Any:
 def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
                            tensors: list[tf.Tensor]) -> list[Any]:
   """Runs the forward conversion with the converted JAX VJP as gradient."""
-  out_avals = traced.out_avals
   diff_in = [dt.is_differentiable(a.dtype) for a in traced.in_avals]
 
   @tf.custom_gradient
@@ -69,7 +68,7 @@ def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
 
     def grad(*cts: Any, variables: Any = None):
       grads = _input_gradients(cts)
-      if variables is not None:
+      if variables:
         # Variables read inside (the converter's constants) are not
         # trainable parameters of the JAX function: no gradient for them.
         return grads, [None] * len(variables)
@@ -77,34 +76,42 @@ def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
 
     def _input_gradients(cts: Sequence[Any]) -> list[Any]:
       try:
-        vjp_closed = _vjp_jaxpr(converter, traced)
+        return _converted_vjp(converter, traced, xs, outs, cts)
       except Exception as e:  # pylint: disable=broad-except
         if tf.executing_eagerly():
           raise
-        # In a graph (notably when tf.saved_model.save traces gradient
-        # functions of a model used only for inference) a gradient that
-        # cannot be converted must not break the forward function: the
-        # gradient graph fails loudly when it is actually run instead.
-        return _failing_gradients(traced, xs, diff_in, e)
-      used_cts = []
-      for ct, out, aval in zip(cts, outs, out_avals):
-        if not dt.is_differentiable(aval.dtype):
-          continue
-        if ct is None:
-          ct = tf.zeros_like(out)
-        used_cts.append(tf.cast(ct, dt.to_tf_dtype(aval.dtype)))
-      state = converter._state(traced, xs)
-      in_cts = interpreter.interpret(vjp_closed, list(xs) + used_cts, state)
-      it = iter(in_cts)
-      return [next(it) if d else None for d in diff_in]
+        # In a graph (notably when tf.saved_model.save traces the gradient
+        # functions of a model meant for inference) a gradient that cannot
+        # be converted must not break the forward function: the gradient
+        # graph fails loudly if it is ever run instead.
+        return _failing_gradients(xs, diff_in, e)
 
     return list(outs), grad
 
   return forward(*tensors)
 
 
-def _failing_gradients(traced: "Traced", xs: Sequence[tf.Tensor],
-                       diff_in: list[bool], error: Exception) -> list[Any]:
+def _converted_vjp(converter: "_Converter", traced: "Traced",
+                   xs: Sequence[tf.Tensor], outs: Sequence[Any],
+                   cts: Sequence[Any]) -> list[Any]:
+  """The input cotangents: JAX's VJP jaxpr interpreted on TF values."""
+  vjp_closed = _vjp_jaxpr(converter, traced)
+  used_cts = []
+  for ct, out, aval in zip(cts, outs, traced.out_avals):
+    if not dt.is_differentiable(aval.dtype):
+      continue
+    if ct is None:
+      ct = tf.zeros_like(out)
+    used_cts.append(tf.cast(ct, dt.to_tf_dtype(aval.dtype)))
+  state = converter._state(traced, xs)
+  in_cts = interpreter.interpret(vjp_closed, list(xs) + used_cts, state)
+  it = iter(in_cts)
+  return [next(it) if dt.is_differentiable(a.dtype) else None
+          for a in traced.in_avals]
+
+
+def _failing_gradients(xs: Sequence[tf.Tensor], diff_in: list[bool],
+                       error: Exception) -> list[Any]:
   """Gradients that raise InvalidArgumentError with `error`'s text when run."""
   message = (f"jax2tf_impl: the gradient of this converted function could not "
              f"be converted: {type(error).__name__}: {error}")
