@@ -290,3 +290,44 @@ def test_fft_polymorphic_batch():
   f = lambda x: jnp.fft.irfft(jnp.fft.rfft(x) * 2.0, n=8)
   check_poly(f, (_rand((3, 8)),), [tf.TensorSpec([None, 8], tf.float32)],
              ["(b, 8)"], other_args=[(_rand((1, 8)),)])
+
+
+def test_conv_symbolic_spatial_dims():
+  """Symbolic image sizes: JAX's "SAME" pads become dim expressions; a
+  transposed conv's pads too; 3-D grouped/dilated and integer convs."""
+  w2 = _rand((3, 3, 4, 6))
+  w3 = _rand((2, 3, 2, 2, 4))
+  wt = _rand((3, 3, 4, 2))
+  wi = _rand((2, 3, 3), np.int32)
+  def f(x, v, z):
+    a = lax.conv_general_dilated(x, w2, (2, 2), "SAME",
+                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    t = lax.conv_transpose(x, wt, (2, 2), "SAME",
+                           dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    b = lax.conv_general_dilated(v, w3, (1, 2, 1), "SAME",
+                                 rhs_dilation=(2, 1, 1), feature_group_count=2,
+                                 dimension_numbers=("NDHWC", "DHWIO", "NDHWC"))
+    c = lax.conv_general_dilated(z, wi, (2,), "SAME")
+    return a, t, b, c
+  check_poly(
+      f, (_rand((2, 9, 8, 4)), _rand((1, 5, 6, 7, 4)),
+          _rand((2, 3, 11), np.int32)),
+      [tf.TensorSpec([None, None, None, 4], tf.float32),
+       tf.TensorSpec([1, None, 6, None, 4], tf.float32),
+       tf.TensorSpec([2, 3, None], tf.int32)],
+      ["(b, h, w, 4)", "(1, d, 6, e, 4)", "(2, 3, n)"], tol=1e-4,
+      other_args=[(_rand((1, 6, 11, 4)), _rand((1, 3, 6, 2, 4)),
+                   _rand((2, 3, 4), np.int32))])
+
+
+def test_conv_same_padding_uses_tf_same():
+  """A "SAME" conv maps to one Conv2D with TF's SAME padding, no Pad op."""
+  w = _rand((3, 3, 4, 6))
+  f = lambda x: lax.conv_general_dilated(
+      x, w, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  conv = jax2tf_impl.convert(f, polymorphic_shapes=["(b, h, w, 4)"],
+                             enable_xla=False)
+  conc = tf.function(conv, autograph=False).get_concrete_function(
+      tf.TensorSpec([None, None, None, 4], tf.float32))
+  types = _op_types(conc)
+  assert "Conv2D" in types and "Pad" not in types and "PadV2" not in types

@@ -23,6 +23,7 @@ integer matmul.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any, Sequence
 
@@ -33,95 +34,145 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.dot import _compute_dtype, _from_compute, _to_compute
+from jax2tf_impl.rules.dot import (_as_shape, _compute_dtype, _from_compute,
+                                   _to_compute)
+
+
+@dataclasses.dataclass
+class _Plan:
+  """What the channels-last conv needs to know, dims from the avals.
+
+  `jax_sizes`/`padding` are JAX dims (ints or symbolic expressions, used
+  for exact static decisions); the other dims are ctx.dim values (Python
+  ints, or TF scalars when symbolic).
+  """
+  ctx: RuleContext
+  batch: Any
+  channels: Any
+  jax_sizes: list[Any]
+  kernel: list[int]
+  out_sizes: list[Any]
+  out_channels: int
+  strides: Sequence[int]
+  padding: Sequence[tuple[Any, Any]]
+  lhs_dilation: Sequence[int]
+  rhs_dilation: Sequence[int]
+  groups: int
+
+
+def _static(dims: Sequence[Any]) -> bool:
+  return all(isinstance(d, int) for d in dims)
+
+
+def _reshape(x: tf.Tensor, dims: Sequence[Any]) -> tf.Tensor:
+  """tf.reshape to dims given as ints (-1 allowed) or TF scalars."""
+  return tf.reshape(x, _as_shape(dims))
 
 
 def _dilate(x: tf.Tensor, sizes: list[Any], dilation: Sequence[int]
-            ) -> tuple[tf.Tensor, list[Any]]:
+            ) -> tf.Tensor:
   """Inserts dilation-1 zeros between elements of each spatial axis of
-  x (N, spatial..., C); returns the new tensor and spatial sizes."""
-  sizes = list(sizes)
+  x (N, spatial..., C) (`sizes` are its spatial dims, ints or TF scalars)."""
+  rank = len(sizes) + 2
   for i, d in enumerate(dilation):
     if d == 1:
       continue
     axis = 1 + i
-    rank = len(sizes) + 2
     y = tf.expand_dims(x, axis + 1)
     pads = [[0, 0]] * (rank + 1)
     pads[axis + 1] = [0, d - 1]
     y = tf.pad(y, pads)
-    merged = [None] * axis + [sizes[i] * d] + [None] * (rank - axis - 1)
-    y = tf.reshape(y, _merge_shape(y, axis, merged))
+    merged = _current_dims(y)
+    merged[axis:axis + 2] = [sizes[i] * d]
+    y = _reshape(y, merged)
     index = [slice(None)] * rank
     index[axis] = slice(0, -(d - 1))
     x = y[tuple(index)]
-    sizes[i] = (sizes[i] - 1) * d + 1 if isinstance(sizes[i], int) \
-        else sizes[i] * d - (d - 1)
-  return x, sizes
-
-
-def _merge_shape(y: tf.Tensor, axis: int, merged: list[Any]) -> Any:
-  """Shape of `y` with axes axis, axis+1 merged into merged[axis]."""
-  static = y.shape.as_list()
-  dims: list[Any] = []
-  for i in range(len(merged)):
-    if i == axis:
-      dims.append(merged[i])
-    else:
-      src = i if i < axis else i + 1
-      dims.append(static[src])
-  if all(isinstance(d, int) for d in dims):
-    return dims
-  dyn = tf.shape(y)
-  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int)
-                   else (dyn[i if i < axis else i + 1] if d is None
-                         else tf.cast(d, tf.int32))
-                   for i, d in enumerate(dims)])
-
-
-def _pad(x: tf.Tensor, padding: Sequence[tuple[int, int]]) -> tf.Tensor:
-  """Pads spatial axes of x (N, spatial..., C): positive pads add zeros,
-  negative pads crop (XLA's semantics for negative padding)."""
-  pos = [[0, 0]] + [[max(lo, 0), max(hi, 0)] for lo, hi in padding] + [[0, 0]]
-  if any(p != [0, 0] for p in pos):
-    x = tf.pad(x, pos)
-  if any(lo < 0 or hi < 0 for lo, hi in padding):
-    index = [slice(None)] + [
-        slice(-lo if lo < 0 else 0, hi if hi < 0 else None)
-        for lo, hi in padding] + [slice(None)]
-    x = x[tuple(index)]
   return x
 
 
-def _tf_padding(sizes: list[Any], kernel: list[Any], strides: Sequence[int],
-                rhs_dilation: Sequence[int],
-                padding: Sequence[tuple[int, int]]) -> str | None:
-  """'VALID' or 'SAME' if `padding` is exactly what TF means by them."""
-  if all(lo == 0 and hi == 0 for lo, hi in padding):
-    return "VALID"
-  for s, k, st, d, (lo, hi) in zip(sizes, kernel, strides, rhs_dilation,
-                                   padding):
-    if not (isinstance(s, int) and isinstance(k, int)):
-      return None
-    eff = (k - 1) * d + 1
-    total = max((-(-s // st) - 1) * st + eff - s, 0)
-    if (lo, hi) != (total // 2, total - total // 2):
-      return None
-  return "SAME"
+def _current_dims(x: tf.Tensor) -> list[Any]:
+  """x's dims: static ints where known, else TF scalars from tf.shape."""
+  static = x.shape.as_list()
+  if all(d is not None for d in static):
+    return static
+  dyn = tf.shape(x)
+  return [d if d is not None else dyn[i] for i, d in enumerate(static)]
 
 
-def _conv_float(x: tf.Tensor, w: tf.Tensor, strides: Sequence[int],
-                dilation: Sequence[int], groups: int, padding: str,
-                in_channels: Any) -> tf.Tensor:
-  """Real-float conv of x (N, S..., C) with w (K..., I, O)."""
+def _pad(x: tf.Tensor, padding: Sequence[tuple[Any, Any]]) -> tf.Tensor:
+  """Pads spatial axes of x (N, spatial..., C): positive pads add zeros,
+  negative pads crop (XLA's semantics). Pads are ints or TF scalars."""
+  if _static([p for pair in padding for p in pair]):
+    pos = [[0, 0]] + [[max(lo, 0), max(hi, 0)] for lo, hi in padding]
+    pos.append([0, 0])
+    if any(p != [0, 0] for p in pos):
+      x = tf.pad(x, pos)
+    if any(lo < 0 or hi < 0 for lo, hi in padding):
+      index = [slice(None)] + [
+          slice(-lo if lo < 0 else 0, hi if hi < 0 else None)
+          for lo, hi in padding] + [slice(None)]
+      x = x[tuple(index)]
+    return x
+  # Symbolic pads: signs unknown at conversion time, so pad by max(p, 0)
+  # and crop by max(-p, 0) with run-time values.
+  zero = tf.constant(0, tf.int32)
+  as_t = lambda p: tf.constant(p, tf.int32) if isinstance(p, int) \
+      else tf.cast(p, tf.int32)  # noqa: E731
+  pairs = [(as_t(lo), as_t(hi)) for lo, hi in padding]
+  pos = tf.stack([tf.stack([zero, zero])]
+                 + [tf.stack([tf.maximum(lo, 0), tf.maximum(hi, 0)])
+                    for lo, hi in pairs] + [tf.stack([zero, zero])])
+  x = tf.pad(x, pos)
+  dyn = tf.shape(x, out_type=tf.int32)
+  index = [slice(None)] + [
+      slice(tf.maximum(-lo, 0), dyn[1 + i] - tf.maximum(-hi, 0))
+      for i, (lo, hi) in enumerate(pairs)] + [slice(None)]
+  return x[tuple(index)]
+
+
+def _tf_padding(plan: _Plan, sizes: list[Any]) -> str | None:
+  """'VALID' or 'SAME' if the padding is exactly what TF means by them.
+
+  Decided on JAX dims (`sizes`: the spatial sizes after lhs dilation), so a
+  symbolic "SAME" padding, an expression of the symbolic sizes, is still
+  recognized.
+  """
+  padding = [tuple(p) for p in plan.padding]
+  try:
+    if all(core_is_zero(lo) and core_is_zero(hi) for lo, hi in padding):
+      return "VALID"
+    eff = [(k - 1) * d + 1 for k, d in zip(plan.kernel, plan.rhs_dilation)]
+    same = lax.padtype_to_pads(sizes, eff, plan.strides, "SAME")
+    if all(bool(a[0] == b[0]) and bool(a[1] == b[1])
+           for a, b in zip(same, padding)):
+      return "SAME"
+  except Exception:  # pylint: disable=broad-except  (inconclusive symbolic)
+    return None
+  return None
+
+
+def core_is_zero(d: Any) -> bool:
+  return isinstance(d, int) and d == 0
+
+
+def _conv_float(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
+                strides: Sequence[int], dilation: Sequence[int],
+                padding: str, batch: Any, out_sizes: list[Any]) -> tf.Tensor:
+  """Real-float conv of x (batch, S..., C) with w (K..., I, O).
+
+  `batch`/`out_sizes` are the dims of the result (ints or TF scalars).
+  """
   nd = len(strides)
+  groups = plan.groups
   if nd == 1:
-    y = _conv_float(tf.expand_dims(x, 1), tf.expand_dims(w, 0),
-                    [1] + list(strides), [1] + list(dilation), groups,
-                    padding, in_channels)
+    y = _conv_float(plan, tf.expand_dims(x, 1), tf.expand_dims(w, 0),
+                    [1] + list(strides), [1] + list(dilation), padding,
+                    batch, [1] + list(out_sizes))
     return tf.squeeze(y, 1)
   if nd == 2:
-    if (groups > 1 and groups == in_channels and list(dilation) == [1, 1]
+    if (groups > 1 and isinstance(plan.channels, int)
+        and groups == plan.channels and list(dilation) == [1, 1]
         and strides[0] == strides[1]):
       # Depthwise: TFLite's DEPTHWISE_CONV_2D; out channel = c * mult + m.
       kh, kw, _, o = w.shape.as_list()
@@ -133,47 +184,39 @@ def _conv_float(x: tf.Tensor, w: tf.Tensor, strides: Sequence[int],
                         dilations=[1] + list(dilation) + [1])
   if nd == 3 and groups == 1 and list(dilation) == [1, 1, 1]:
     return tf.nn.conv3d(x, w, [1] + list(strides) + [1], padding)
-  if padding != "VALID":
-    raise ValueError("only VALID convs are decomposed")
-  return _conv_by_leading_axis(x, w, strides, dilation, groups, in_channels)
+  assert padding == "VALID", padding
+  return _conv_by_leading_axis(plan, x, w, strides, dilation, batch,
+                               out_sizes)
 
 
-def _conv_by_leading_axis(x: tf.Tensor, w: tf.Tensor, strides: Sequence[int],
-                          dilation: Sequence[int], groups: int,
-                          in_channels: Any) -> tf.Tensor:
+def _conv_by_leading_axis(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
+                          strides: Sequence[int], dilation: Sequence[int],
+                          batch: Any, out_sizes: list[Any]) -> tf.Tensor:
   """An N-D VALID conv as the sum over the first kernel axis of (N-1)-D
-  convs, the first spatial axis folded into the batch."""
-  k0 = w.shape[0]
-  s0, d0 = strides[0], dilation[0]
-  size0 = x.shape[1]
-  out0 = (size0 - (k0 - 1) * d0 - 1) // s0 + 1
+  convs, the first spatial axis folded into the batch (conv3d on CPU has
+  no feature groups, and no dilation for f16/f64)."""
+  out0, s0, d0 = out_sizes[0], strides[0], dilation[0]
   total = None
-  for k in range(k0):
+  for k in range(w.shape[0]):
     start = k * d0
     xs = x[:, start:start + (out0 - 1) * s0 + 1:s0]
-    rest = xs.shape.as_list()[2:]
-    xs = tf.reshape(xs, [-1] + rest)
-    y = _conv_float(xs, w[k], strides[1:], dilation[1:], groups, "VALID",
-                    in_channels)
+    xs = _reshape(xs, [-1] + _current_dims(xs)[2:])
+    y = _conv_float(plan, xs, w[k], strides[1:], dilation[1:], "VALID",
+                    batch * out0, out_sizes[1:])
     total = y if total is None else total + y
-  dims = [None, out0] + total.shape.as_list()[1:]
-  x_lead = tf.shape(x)[0]
-  shape = tf.concat([[x_lead], tf.constant(dims[1:], tf.int32)], 0) \
-      if x.shape[0] is None else [x.shape[0]] + dims[1:]
-  return tf.reshape(total, shape)
+  return _reshape(total, [batch, out0] + list(out_sizes[1:])
+                  + [plan.out_channels])
 
 
-def _conv_int_patches(x: tf.Tensor, w: tf.Tensor, out_sizes: list[int],
-                      strides: Sequence[int], dilation: Sequence[int],
-                      groups: int) -> tf.Tensor:
+def _conv_int_patches(plan: _Plan, x: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
   """Exact VALID conv for integers (wrapping, as XLA): gather the kernel
   windows into patches and contract them with the kernel by matmul."""
-  kernel = w.shape.as_list()[:-2]
-  i_ch, o_ch = w.shape.as_list()[-2:]
+  i_ch, o_ch, groups = w.shape[-2], plan.out_channels, plan.groups
   patches = []
-  for offs in itertools.product(*[range(k) for k in kernel]):
+  for offs in itertools.product(*[range(k) for k in plan.kernel]):
     index = [slice(None)]
-    for off, d, s, o in zip(offs, dilation, strides, out_sizes):
+    for off, d, s, o in zip(offs, plan.rhs_dilation, plan.strides,
+                            plan.out_sizes):
       index.append(slice(off * d, off * d + (o - 1) * s + 1, s))
     index.append(slice(None))
     patches.append(x[tuple(index)])
@@ -185,9 +228,30 @@ def _conv_int_patches(x: tf.Tensor, w: tf.Tensor, out_sizes: list[int],
   wk = tf.reshape(tf.transpose(wk, [2, 0, 1, 3]),
                   [groups, kp * i_ch, o_ch // groups])
   y = tf.transpose(tf.linalg.matmul(p, wk), [1, 0, 2])  # (M, G, O/G)
-  lead = tf.shape(x)[:1] if x.shape[0] is None else [x.shape[0]]
-  return tf.reshape(y, tf.concat([lead, out_sizes + [o_ch]], 0)
-                    if x.shape[0] is None else lead + out_sizes + [o_ch])
+  return _reshape(y, [plan.batch] + list(plan.out_sizes) + [o_ch])
+
+
+def _spatial_conv(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
+                  integer: bool) -> tf.Tensor:
+  """Steps 3-5 of the module docstring on channels-last operands."""
+  ctx = plan.ctx
+  jax_sizes = list(plan.jax_sizes)
+  if any(d != 1 for d in plan.lhs_dilation):
+    x = _dilate(x, [ctx.dim(s) for s in jax_sizes], plan.lhs_dilation)
+    jax_sizes = [(s - 1) * d + 1 for s, d in zip(jax_sizes,
+                                                  plan.lhs_dilation)]
+  pads = [(ctx.dim(lo), ctx.dim(hi)) for lo, hi in plan.padding]
+  if integer:
+    return _conv_int_patches(plan, _pad(x, pads), w)
+  tf_padding = _tf_padding(plan, jax_sizes)
+  if (tf_padding == "SAME" and len(plan.strides) == 3
+      and (plan.groups > 1 or any(d != 1 for d in plan.rhs_dilation))):
+    tf_padding = None  # decomposed 3-D convs are VALID only
+  if tf_padding is None:
+    x = _pad(x, pads)
+    tf_padding = "VALID"
+  return _conv_float(plan, x, w, plan.strides, plan.rhs_dilation,
+                     tf_padding, plan.batch, plan.out_sizes)
 
 
 @register(lax.conv_general_dilated_p)
@@ -210,50 +274,47 @@ def _conv_general_dilated(
   lhs_spec, rhs_spec, out_spec = dimension_numbers
   nd = len(lhs_spec) - 2
   out_dtype = np.dtype(out_aval.dtype)
-  lhs_shape, rhs_shape = ctx.shape(lhs_aval), ctx.shape(rhs_aval)
+  rhs_shape = ctx.shape(rhs_aval)
   out_shape = ctx.shape(out_aval)
   kernel = [rhs_shape[d] for d in rhs_spec[2:]]
-  out_sizes = [out_shape[d] for d in out_spec[2:]]
-  if not all(isinstance(d, int) for d in kernel + [rhs_shape[rhs_spec[1]],
-                                                   rhs_shape[rhs_spec[0]]]):
+  in_features, out_features = rhs_shape[rhs_spec[1]], rhs_shape[rhs_spec[0]]
+  if not _static(kernel + [in_features, out_features]):
     raise ctx.unsupported("conv with a symbolic kernel shape")
   if (any(isinstance(d, int) and d == 0 for d in out_shape)
-      or any(d == 0 for d in kernel) or rhs_shape[rhs_spec[1]] == 0):
+      or 0 in kernel or in_features == 0):
     # Empty output, or an empty sum (XLA gives zeros).
     return tf.zeros(ctx.shape_tensor(out_aval), ctx.tf_dtype(out_dtype))
 
   x = _transpose(lhs, [lhs_spec[0]] + list(lhs_spec[2:]) + [lhs_spec[1]])
   w = _transpose(rhs, list(rhs_spec[2:]) + [rhs_spec[1], rhs_spec[0]])
-  batch = lhs_shape[lhs_spec[0]]
-  channels = lhs_shape[lhs_spec[1]]
-  sizes = [lhs_shape[d] for d in lhs_spec[2:]]
-  groups = feature_group_count
+  plan = _Plan(
+      ctx=ctx, batch=ctx.dim(lhs_aval.shape[lhs_spec[0]]),
+      channels=ctx.dim(lhs_aval.shape[lhs_spec[1]]),
+      jax_sizes=[lhs_aval.shape[d] for d in lhs_spec[2:]], kernel=kernel,
+      out_sizes=[out_shape[d] for d in out_spec[2:]],
+      out_channels=out_features, strides=window_strides, padding=padding,
+      lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
+      groups=feature_group_count)
   if batch_group_count > 1:
-    x, channels = _batch_groups_to_channels(x, batch, sizes, channels,
-                                            batch_group_count)
-    groups = batch_group_count
+    x = _batch_groups_to_channels(plan, x, batch_group_count)
 
   if dt.is_complex(out_dtype):
     real = tf.float32 if out_dtype == np.complex64 else tf.float64
-    core = lambda a, b: _spatial_conv(  # noqa: E731
-        tf.cast(a, real), tf.cast(b, real), sizes, kernel, out_sizes,
-        window_strides, padding, lhs_dilation, rhs_dilation, groups,
-        channels, integer=False)
+    conv = lambda a, b: _spatial_conv(  # noqa: E731
+        plan, tf.cast(a, real), tf.cast(b, real), integer=False)
     # JAX's CPU/GPU lowering: Gauss's 3-multiplication trick, the operand
     # sums in the operands' own precision; we do exactly the same.
     xr, xi, wr, wi = (tf.math.real(x), tf.math.imag(x),
                       tf.math.real(w), tf.math.imag(w))
-    k1 = core(xr + xi, wr)
-    k2 = core(xr, wi - wr)
-    k3 = core(xi, wr + wi)
+    k1 = conv(xr + xi, wr)
+    k2 = conv(xr, wi - wr)
+    k3 = conv(xi, wr + wi)
     y = tf.complex(k1 - k3, k1 + k2)
   else:
     compute = _compute_dtype(ctx, out_dtype)
     x = _to_compute(x, lhs_aval.dtype, out_dtype, compute)
     w = _to_compute(w, rhs_aval.dtype, out_dtype, compute)
-    y = _spatial_conv(x, w, sizes, kernel, out_sizes, window_strides, padding,
-                      lhs_dilation, rhs_dilation, groups, channels,
-                      integer=compute.is_integer)
+    y = _spatial_conv(plan, x, w, integer=compute.is_integer)
     y = _from_compute(ctx, y, out_dtype)
   # y is (N, spatial..., O); JAX wants out_spec's layout.
   ours = {0: 0, 1: nd + 1}
@@ -264,52 +325,20 @@ def _conv_general_dilated(
   return _transpose(y, perm)
 
 
-def _spatial_conv(x: tf.Tensor, w: tf.Tensor, sizes: list[Any],
-                  kernel: list[int], out_sizes: list[Any],
-                  strides: Sequence[int], padding: Sequence[tuple[int, int]],
-                  lhs_dilation: Sequence[int], rhs_dilation: Sequence[int],
-                  groups: int, channels: Any, integer: bool) -> tf.Tensor:
-  """Steps 3-5 of the module docstring on channels-last operands."""
-  if any(d != 1 for d in lhs_dilation):
-    x, sizes = _dilate(x, sizes, lhs_dilation)
-  if integer:
-    if not all(isinstance(o, int) for o in out_sizes):
-      raise NotImplementedError("integer conv with symbolic spatial dims")
-    return _conv_int_patches(_pad(x, padding), w, out_sizes, strides,
-                             rhs_dilation, groups)
-  tf_padding = None
-  if all(lo >= 0 and hi >= 0 for lo, hi in padding):
-    tf_padding = _tf_padding(sizes, kernel, strides, rhs_dilation, padding)
-  if (tf_padding == "SAME" and len(strides) == 3
-      and (groups > 1 or any(d != 1 for d in rhs_dilation))):
-    tf_padding = None  # decomposed 3-D convs are VALID only
-  if tf_padding is None:
-    x = _pad(x, padding)
-    tf_padding = "VALID"
-  return _conv_float(x, w, strides, rhs_dilation, groups, tf_padding,
-                     channels)
-
-
-def _batch_groups_to_channels(x: tf.Tensor, batch: Any, sizes: list[Any],
-                              channels: Any, bgc: int
-                              ) -> tuple[tf.Tensor, Any]:
+def _batch_groups_to_channels(plan: _Plan, x: tf.Tensor, bgc: int
+                              ) -> tf.Tensor:
   """XLA's batch_group_count B: the batch splits into B groups
   (batch index = g * N/B + n), output features too; group g of the output
   sees only batch group g. Moving g next to the channels (channel index
-  g * C + c) makes it a feature_group_count of B."""
-  nd = len(sizes)
-  sub = batch // bgc
-  x = tf.reshape(x, _dims_shape_list([bgc, sub] + sizes + [channels]))
+  g * C + c) makes it a feature_group_count of B. Updates `plan`."""
+  ctx = plan.ctx
+  nd = len(plan.jax_sizes)
+  sizes = [ctx.dim(s) for s in plan.jax_sizes]
+  sub = plan.batch // bgc
+  x = _reshape(x, [bgc, sub] + sizes + [plan.channels])
   x = tf.transpose(x, [1] + list(range(2, nd + 2)) + [0, nd + 2])
-  return (tf.reshape(x, _dims_shape_list([sub] + sizes + [bgc * channels])),
-          bgc * channels)
-
-
-def _dims_shape_list(dims: Sequence[Any]) -> Any:
-  if all(isinstance(d, int) for d in dims):
-    return list(dims)
-  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int)
-                   else tf.cast(d, tf.int32) for d in dims])
+  plan.batch, plan.channels, plan.groups = sub, bgc * plan.channels, bgc
+  return _reshape(x, [sub] + sizes + [plan.channels])
 
 
 def _transpose(x: tf.Tensor, perm: Sequence[int]) -> tf.Tensor:
