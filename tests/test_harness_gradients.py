@@ -1,0 +1,100 @@
+"""Converted gradients vs jax.vjp, one sampled harness per differentiable group.
+
+For each harness group, the first harness (by name) whose dtype is float32
+or float64 is differentiated with respect to its floating-point arguments:
+JAX's `jax.vjp` with a random cotangent against `tf.GradientTape` on the
+converted function with the same cotangent, eagerly and under tf.function.
+"""
+import functools
+
+import jax
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import harness_support as hs
+import jax2tf_impl
+
+_FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+@functools.cache
+def _gradient_harnesses():
+  by_group = {}
+  for h in sorted(hs.all_harnesses(), key=lambda h: h.fullname):
+    try:
+      dtype = np.dtype(h.dtype)
+    except TypeError:
+      continue
+    if dtype not in _FLOAT or h.group_name in by_group:
+      continue
+    if hs.GROUPS and h.group_name not in hs.GROUPS:
+      continue
+    by_group[h.group_name] = h
+  return [by_group[g] for g in sorted(by_group)]
+
+
+def _tolerance(dtype):
+  return 1e-4 if np.dtype(dtype) == np.float32 else 1e-9
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("harness", _gradient_harnesses(), ids=lambda h: h.fullname)
+def test_harness_gradient(request, harness, mode):
+  request.node.harness_info = dict(group=harness.group_name, name=harness.fullname,
+                                   mode="grad_" + mode, enable_xla=True)
+  if hs.jax_unimplemented_on_cpu(harness):
+    pytest.skip("JAX itself does not run this on CPU")
+  args = hs.make_args(harness)
+  diff_idx = [i for i, a in enumerate(args)
+              if np.asarray(a).dtype in _FLOAT]
+  if not diff_idx:
+    pytest.skip("no floating-point argument to differentiate")
+
+  def f_diff(*dargs):
+    full = list(args)
+    for i, a in zip(diff_idx, dargs):
+      full[i] = a
+    return harness.dyn_fun(*full)
+
+  primals = [np.asarray(args[i]) for i in diff_idx]
+  try:
+    outs, vjp = jax.vjp(f_diff, *primals)
+  except Exception as e:  # JAX cannot differentiate it: nothing to compare.
+    pytest.skip(f"JAX itself cannot differentiate: {type(e).__name__}")
+  out_leaves, out_tree = jax.tree_util.tree_flatten(outs)
+  rng = np.random.RandomState(1)
+  cts = []
+  for o in out_leaves:
+    o = np.asarray(o)
+    if o.dtype in _FLOAT:
+      cts.append(rng.randn(*o.shape).astype(o.dtype))
+    else:
+      cts.append(np.zeros(o.shape, jax.dtypes.float0))
+  if all(c.dtype == jax.dtypes.float0 for c in cts):
+    pytest.skip("no floating-point output: not a differentiable harness")
+  try:
+    expected = vjp(jax.tree_util.tree_unflatten(out_tree, cts))
+  except Exception as e:
+    pytest.skip(f"JAX itself cannot differentiate: {type(e).__name__}")
+
+  converted = jax2tf_impl.convert(f_diff)
+  variables = [tf.Variable(p) for p in primals]
+
+  def tf_grads():
+    with tf.GradientTape() as tape:
+      tf_outs = tf.nest.flatten(converted(*variables))
+      loss = tf.add_n([tf.reduce_sum(o * c) for o, c in zip(tf_outs, cts)
+                       if c.dtype != jax.dtypes.float0])
+    return tape.gradient(loss, variables)
+
+  if mode == "graph":
+    tf_grads = tf.function(tf_grads, autograph=False)
+  got = tf_grads()
+  for i, (g, e) in enumerate(zip(got, expected)):
+    e = np.asarray(e)
+    g = np.zeros_like(e) if g is None else np.asarray(g)
+    tol = _tolerance(e.dtype) * max(1.0, float(np.max(np.abs(e)))
+                                    if e.size else 1.0)
+    np.testing.assert_allclose(g, e, rtol=_tolerance(e.dtype), atol=tol,
+                               err_msg=f"gradient of argument {diff_idx[i]}")
