@@ -35,7 +35,9 @@ def max_binop(dtype: Any) -> Binop:
     return tf.math.logical_or
   if dt.is_complex(dtype):
     return lambda a, b: _complex_select(a, b, greater=True)
-  return tf.math.maximum  # propagates NaN in TF and under XLA.
+  if dt.is_float(dtype):
+    return lambda a, b: _nan_propagating(tf.math.maximum, a, b)
+  return tf.math.maximum
 
 
 def min_binop(dtype: Any) -> Binop:
@@ -44,7 +46,16 @@ def min_binop(dtype: Any) -> Binop:
     return tf.math.logical_and
   if dt.is_complex(dtype):
     return lambda a, b: _complex_select(a, b, greater=False)
+  if dt.is_float(dtype):
+    return lambda a, b: _nan_propagating(tf.math.minimum, a, b)
   return tf.math.minimum
+
+
+def _nan_propagating(fn: Binop, a: Any, b: Any) -> Any:
+  """fn(a, b), but NaN if either is NaN: under XLA, TF's Maximum/Minimum
+  return `a` when only `b` is NaN."""
+  either_nan = tf.math.is_nan(a) | tf.math.is_nan(b)
+  return tf.where(either_nan, a + b, fn(a, b))
 
 
 def _complex_select(a: Any, b: Any, greater: bool) -> Any:
@@ -352,10 +363,14 @@ def vectorized_body(body: Any, size: int, dtypes: Sequence[Any]) -> Any:
 
 
 def body_tree_reduce(ctx: RuleContext, body: Any, xs: list[Any],
-                     inits: list[Any], dtypes: Sequence[Any], n: int, m: int
-                     ) -> list[Any]:
+                     inits: list[Any], dtypes: Sequence[Any], n: int, m: int,
+                     valid: Any = None) -> list[Any]:
   """Reduces each x (shape [n, m], static) over axis 0 with the jaxpr `body`,
-  pairwise (log2(n) vectorised steps), then combines with `inits` once."""
+  pairwise (log2(n) vectorised steps), then combines with `inits` once.
+
+  `valid` ([n, m] bool, optional) marks the elements that take part (XLA's
+  reduce_window skips padding): an invalid element is the body's identity.
+  """
   def apply(a: list[Any], b: list[Any], rows: int) -> list[Any]:
     flat = [tf.reshape(t, [rows * m]) for t in a + b]
     outs = ctx.interpret(vectorized_body(body, rows * m, list(dtypes) * 2), *flat)
@@ -366,11 +381,38 @@ def body_tree_reduce(ctx: RuleContext, body: Any, xs: list[Any],
   while n > 1:
     h = n // 2
     halves = apply([x[:h] for x in xs], [x[h:2 * h] for x in xs], h)
+    if valid is not None:
+      va, vb = valid[:h], valid[h:2 * h]
+      halves = [tf.where(va & vb, y, tf.where(va, x[:h], x[h:2 * h]))
+                for y, x in zip(halves, xs)]
+      v = va | vb
+      valid = tf.concat([v, valid[2 * h:]], 0) if n % 2 else v
     xs = [tf.concat([y, x[2 * h:]], 0) if n % 2 else y
           for y, x in zip(halves, xs)]
     n = h + n % 2
   init_rows = [tf.broadcast_to(i, [1, m]) for i in inits]
-  return [tf.reshape(o, [m]) for o in apply(xs, init_rows, 1)]
+  outs = apply(xs, init_rows, 1)
+  if valid is not None:
+    outs = [tf.where(valid, o, i) for o, i in zip(outs, init_rows)]
+  return [tf.reshape(o, [m]) for o in outs]
+
+
+def monoid_identity(prim: Any, dtype: Any) -> np.ndarray:
+  """The identity element of a monoid primitive for `dtype`."""
+  np_dtype = dt.to_np_dtype(dtype)
+  if prim in (lax.add_p, lax.or_p, lax.xor_p):
+    return np.zeros((), np_dtype)
+  if prim is lax.mul_p:
+    return np.ones((), np_dtype)
+  if prim is lax.and_p:
+    return np.array(True) if dt.is_bool(dtype) else _all_ones(dtype)
+  greater = prim is lax.max_p
+  if dt.is_bool(dtype):
+    return np.array(not greater)
+  if dt.is_inexact(dtype):
+    return np.array(-np.inf if greater else np.inf, np_dtype)
+  info = np.iinfo(np_dtype)
+  return np.array(info.min if greater else info.max, np_dtype)
 
 
 def generic_reduce(ctx: RuleContext, body: Any, operands: list[Any],

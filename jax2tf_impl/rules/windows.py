@@ -23,7 +23,7 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.reductions import (
-    _MONOIDS, arg_extreme, body_tree_reduce, monoid_of_body, reduce_max,
+    _MONOIDS, body_tree_reduce, monoid_identity, monoid_of_body, reduce_max,
     reduce_min, reduce_sum)
 
 
@@ -144,7 +144,8 @@ def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
       reducer, binop = _MONOIDS[prim]
       wargs = _window_args(ctx, params)
       wargs["in_shape"] = ctx.avals_in[i].shape
-      patches, waxes = window_patches(ctx, x, init, **wargs)
+      fill = tf.constant(monoid_identity(prim, dtype))
+      patches, waxes = window_patches(ctx, x, fill, **wargs)
       outs.append(binop(dtype)(reducer(patches, waxes, dtype), init))
     return outs
   return _generic_reduce_window(ctx, jcore.ClosedJaxpr(jaxpr, consts),
@@ -154,21 +155,30 @@ def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
 def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
                            inits: list[Any], params: dict[str, Any]
                            ) -> list[Any]:
-  """Any reducer body: windows as [K, M] and a pairwise tree of the body."""
+  """Any reducer body: windows as [K, M] and a pairwise tree of the body,
+  skipping padding and base-dilation holes as XLA does."""
   out_aval = ctx.avals_out[0]
   if not (ctx.is_static(out_aval) and ctx.is_static(ctx.avals_in[0])):
     raise ctx.unsupported("a generic reduce_window body with symbolic shapes")
-  flat = []
-  for x, init in zip(operands, inits):
-    patches, waxes = window_patches(ctx, x, init, **_window_args(ctx, params))
-    rank = len(patches.shape)
-    oaxes = [a for a in range(rank) if a not in waxes]
-    flat.append(tf.reshape(tf.transpose(patches, waxes + oaxes), [-1, int(
-        np.prod(out_aval.shape, dtype=np.int64))]))
   k = int(np.prod(params["window_dimensions"], dtype=np.int64))
   m = int(np.prod(out_aval.shape, dtype=np.int64))
+
+  def as_rows(patches: Any, waxes: list[int]) -> Any:
+    oaxes = [a for a in range(len(patches.shape)) if a not in waxes]
+    return tf.reshape(tf.transpose(patches, waxes + oaxes), [k, m])
+
+  flat = []
+  wargs = _window_args(ctx, params)
+  for x, init in zip(operands, inits):
+    patches, waxes = window_patches(ctx, x, init, **wargs)
+    flat.append(as_rows(patches, waxes))
+  valid = None
+  if any(lo or hi for lo, hi in params["padding"]) or any(
+      d != 1 for d in wargs["base_dilation"]):
+    mask = _valid_mask(ctx, wargs)
+    valid = as_rows(mask, waxes)
   dtypes = [a.dtype for a in ctx.avals_in[:len(operands)]]
-  outs = body_tree_reduce(ctx, body, flat, inits, dtypes, k, m)
+  outs = body_tree_reduce(ctx, body, flat, inits, dtypes, k, m, valid)
   return [tf.reshape(o, out_aval.shape) for o in outs]
 
 
