@@ -193,6 +193,21 @@ def test_dynamic_slice_negative_indices_wrap_in_lax(mode, start):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_dynamic_slices_with_loop_indices(mode):
+  """Starts computed inside a loop are not compile-time constants in jit."""
+  cache = np.zeros((2, 6, 3, 4), np.float32)
+  rows = np.arange(2 * 6 * 3 * 4, dtype=np.float32).reshape(2, 6, 3, 4)
+
+  def f(cache, rows):
+    def body(i, c):
+      row = lax.dynamic_slice_in_dim(rows, i, 1, axis=1)
+      c = lax.dynamic_update_slice(c, row * 2, (0, i, 0, 0))
+      return lax.dynamic_update_slice(c, -row[:, :, :1, :2], (1, i, 2, i))
+    return lax.fori_loop(0, 6, body, cache)
+  check(f, cache, rows, mode=mode, enable_xla=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.bool_, np.uint16, np.uint64, np.complex64,
                                    jnp.bfloat16])
 def test_dynamic_update_slice_dtypes(mode, dtype):

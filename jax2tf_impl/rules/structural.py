@@ -157,16 +157,12 @@ def _clamped_starts(ctx: RuleContext, indices: Sequence[Any],
     i = tf.cast(idx, work)
     if np_dtype == np.uint64:
       i = tf.where(i < 0, tf.constant(np.iinfo(np.int64).max, tf.int64), i)
-    hi = _dmax(_dsub(dim, win), 0)
+    hi = _dmax(dim - win, 0)
     hi_t = tf.cast(hi, work) if not isinstance(hi, int) else tf.constant(
         hi, work)
     i = tf.clip_by_value(i, tf.zeros([], work), hi_t)
     starts.append(tf.cast(i, tf.int32))
   return tf.stack(starts) if starts else tf.zeros([0], tf.int32)
-
-
-def _dsub(a: DimValue, b: DimValue) -> DimValue:
-  return a - b
 
 
 @register(lax.dynamic_slice_p)
@@ -186,37 +182,34 @@ def _dynamic_update_slice(ctx: RuleContext, x: Any, update: Any,
                           *start_indices: Any) -> Any:
   """Writes `update` at clamped start indices.
 
-  Portable form: pad the update to the operand's shape and select with a
-  mask built from per-dimension index ranges (no Xla op, no scatter).
+  Portable form: tf.tensor_scatter_nd_update at the update's positions. It
+  works with run-time starts in every mode (tf.pad or strided-slice updates
+  need compile-time starts under jit_compile) and lowers to TFLite builtins.
+  Trailing dimensions that the update covers fully need no indices (their
+  start clamps to 0), so the index tensor stays small (e.g. KV caches).
   """
-  operand_shape = ctx.shape(ctx.avals_in[0])
-  update_shape = ctx.shape(ctx.avals_in[1])
-  if not operand_shape or list(ctx.avals_in[0].shape) == list(
-      ctx.avals_in[1].shape):
+  operand_aval, update_aval = ctx.avals_in[0], ctx.avals_in[1]
+  if list(operand_aval.shape) == list(update_aval.shape):
     return update  # the only start that fits is 0 in every dimension.
+  update_shape = ctx.shape(update_aval)
   if any(isinstance(d, int) and d == 0 for d in update_shape):
     return x
-  starts = _clamped_starts(ctx, start_indices, ctx.avals_in[2:],
-                           operand_shape, update_shape)
-  rank = len(operand_shape)
-  dims = _as_shape(operand_shape)
-  dims_t = dims if isinstance(dims, tf.Tensor) else tf.constant(dims, tf.int32)
-  ups_t = _as_shape(update_shape)
-  ups_t = ups_t if isinstance(ups_t, tf.Tensor) else tf.constant(ups_t,
-                                                                 tf.int32)
-  after = dims_t - starts - ups_t
-  paddings = tf.stack([starts, after], axis=1)
-  padded = tf.pad(update, paddings)
-  mask = None
-  for d in range(rank):
-    positions = tf.range(operand_shape[d])
-    inside = tf.logical_and(positions >= starts[d],
-                            positions < starts[d] + ups_t[d])
-    shape = [1] * rank
-    shape[d] = -1
-    inside = tf.reshape(inside, shape)
-    mask = inside if mask is None else tf.logical_and(mask, inside)
-  return tf.where(mask, padded, x)
+  depth = len(operand_aval.shape)
+  while (depth > 0 and
+         operand_aval.shape[depth - 1] == update_aval.shape[depth - 1]):
+    depth -= 1
+  starts = _clamped_starts(ctx, start_indices[:depth], ctx.avals_in[2:],
+                           ctx.shape(operand_aval)[:depth],
+                           update_shape[:depth])
+  grid_shape = _as_shape(update_shape[:depth])
+  coords = []
+  for d in range(depth):
+    positions = starts[d] + tf.range(update_shape[d], dtype=tf.int32)
+    along = [1] * depth
+    along[d] = -1
+    coords.append(tf.broadcast_to(tf.reshape(positions, along), grid_shape))
+  indices = tf.stack(coords, axis=-1)
+  return tf.tensor_scatter_nd_update(x, indices, update)
 
 
 # --- joining and splitting -------------------------------------------------
