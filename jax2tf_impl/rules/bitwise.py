@@ -1,2 +1,216 @@
-"""Rules for the bitwise family (see rules/__init__.py for the rule signature)."""
+"""Rules for bit-level primitives: logical ops, shifts, bit counts, bitcasts,
+and reduce_precision.
+
+JAX (XLA) semantics matched here, which plain TF ops do not give directly:
+- shifts treat the shift amount as unsigned: an amount >= the bit width
+  (negative amounts included) gives 0 for shift_left/shift_right_logical
+  and the sign fill for shift_right_arithmetic (TF clamps instead);
+- shift_right_logical on signed and shift_right_arithmetic on unsigned
+  types reinterpret the bits (TF picks the shift kind from the dtype);
+- reduce_precision rounds to nearest-even and flushes/overflows exactly as
+  XLA's emitter does; it is written with integer ops so that it stays
+  portable (no XlaReducePrecision).
+"""
 from __future__ import annotations
+
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+import tensorflow as tf
+from jax import lax
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+_UNSIGNED = {8: tf.uint8, 16: tf.uint16, 32: tf.uint32, 64: tf.uint64}
+_SIGNED = {8: tf.int8, 16: tf.int16, 32: tf.int32, 64: tf.int64}
+
+
+def _bit_width(dtype: Any) -> int:
+  return np.dtype(dtype).itemsize * 8
+
+
+def _reinterpret(x: tf.Tensor, to: tf.DType) -> tf.Tensor:
+  """Same-width reinterpretation of the bits of `x` (no shape change)."""
+  return x if x.dtype == to else tf.bitcast(x, to)
+
+
+# --- logical ops ------------------------------------------------------------
+
+def _logical_or_bitwise(bool_fn: Any, int_fn: Any) -> Any:
+  """A rule using `bool_fn` on bool operands and `int_fn` on integers."""
+
+  def rule(ctx: RuleContext, *args: tf.Tensor) -> tf.Tensor:
+    fn = bool_fn if dt.is_bool(ctx.aval_out.dtype) else int_fn
+    return fn(*args)
+
+  rule.__name__ = f"logical_or_{int_fn.__name__}"
+  return rule
+
+
+register(lax.not_p)(_logical_or_bitwise(tf.math.logical_not, tf.bitwise.invert))
+register(lax.and_p)(_logical_or_bitwise(tf.math.logical_and,
+                                        tf.bitwise.bitwise_and))
+register(lax.or_p)(_logical_or_bitwise(tf.math.logical_or,
+                                       tf.bitwise.bitwise_or))
+register(lax.xor_p)(_logical_or_bitwise(tf.math.logical_xor,
+                                        tf.bitwise.bitwise_xor))
+
+
+# --- shifts -----------------------------------------------------------------
+
+def _shift_operands(ctx: RuleContext, y: tf.Tensor
+                    ) -> tuple[int, tf.Tensor, tf.Tensor]:
+  """(bits, out_of_range mask, in-range unsigned shift amount).
+
+  XLA compares the shift amount as an unsigned number with the bit width,
+  so negative amounts are out of range too.
+  """
+  bits = _bit_width(ctx.aval_out.dtype)
+  y_u = _reinterpret(y, _UNSIGNED[bits])
+  out_of_range = y_u >= tf.constant(bits, y_u.dtype)
+  safe_y = tf.where(out_of_range, tf.zeros_like(y_u), y_u)
+  return bits, out_of_range, safe_y
+
+
+def _unsigned_shift(shift_fn: Any) -> Any:
+  """shift_left / shift_right_logical: computed on the unsigned bits, 0 when
+  the amount is out of range."""
+
+  def rule(ctx: RuleContext, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    bits, out_of_range, safe_y = _shift_operands(ctx, y)
+    x_u = _reinterpret(x, _UNSIGNED[bits])
+    shifted = shift_fn(x_u, safe_y)
+    shifted = tf.where(out_of_range, tf.zeros_like(shifted), shifted)
+    return _reinterpret(shifted, ctx.tf_dtype(ctx.aval_out))
+
+  rule.__name__ = f"unsigned_{shift_fn.__name__}"
+  return rule
+
+
+register(lax.shift_left_p)(_unsigned_shift(tf.bitwise.left_shift))
+register(lax.shift_right_logical_p)(_unsigned_shift(tf.bitwise.right_shift))
+
+
+@register(lax.shift_right_arithmetic_p)
+def _shift_right_arithmetic(ctx: RuleContext, x: tf.Tensor,
+                            y: tf.Tensor) -> tf.Tensor:
+  """Sign-extending shift on the signed bits; the sign fill when the amount
+  is out of range (unsigned operands are reinterpreted as signed, as XLA)."""
+  bits, out_of_range, safe_y = _shift_operands(ctx, y)
+  x_s = _reinterpret(x, _SIGNED[bits])
+  shifted = tf.bitwise.right_shift(x_s, _reinterpret(safe_y, _SIGNED[bits]))
+  sign_fill = tf.bitwise.right_shift(x_s, tf.constant(bits - 1, x_s.dtype))
+  shifted = tf.where(out_of_range, sign_fill, shifted)
+  return _reinterpret(shifted, ctx.tf_dtype(ctx.aval_out))
+
+
+# --- bit counts -------------------------------------------------------------
+
+@register(lax.population_count_p)
+def _population_count(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
+  """TF's PopulationCount returns uint8; JAX keeps the operand dtype."""
+  return tf.cast(tf.raw_ops.PopulationCount(x=x), ctx.tf_dtype(ctx.aval_out))
+
+
+@register(lax.clz_p)
+def _clz(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
+  """Count of leading zero bits (the width for 0). TF has no such op: smear
+  the highest set bit into every lower position, then count the zeros."""
+  bits = _bit_width(ctx.aval_out.dtype)
+  smeared = _reinterpret(x, _UNSIGNED[bits])
+  shift = 1
+  while shift < bits:
+    smeared = tf.bitwise.bitwise_or(
+        smeared, tf.bitwise.right_shift(smeared,
+                                        tf.constant(shift, smeared.dtype)))
+    shift *= 2
+  ones = tf.cast(tf.raw_ops.PopulationCount(x=smeared), tf.int32)
+  return tf.cast(bits - ones, ctx.tf_dtype(ctx.aval_out))
+
+
+# --- bitcast ----------------------------------------------------------------
+
+@register(lax.bitcast_convert_type_p)
+def _bitcast_convert_type(ctx: RuleContext, x: tf.Tensor, *, new_dtype: Any
+                          ) -> tf.Tensor:
+  """Reinterprets the bits. Between widths, tf.bitcast adds/removes the
+  trailing dimension exactly as XLA does (little-endian element order).
+  JAX only allows bool/complex when the dtype does not change."""
+  out_dtype = ctx.tf_dtype(ctx.aval_out)
+  if x.dtype == out_dtype:
+    return x
+  if dt.is_bool(ctx.avals_in[0].dtype) or dt.is_bool(new_dtype):
+    raise ctx.unsupported("bitcast between bool and another dtype")
+  return tf.bitcast(x, out_dtype)
+
+
+# --- reduce_precision -------------------------------------------------------
+
+@register(lax.reduce_precision_p)
+def _reduce_precision(ctx: RuleContext, x: tf.Tensor, *, exponent_bits: int,
+                      mantissa_bits: int) -> tf.Tensor:
+  """Rounds `x` to a float format with the given exponent/mantissa bits and
+  back, as XLA's ReducePrecision: round-to-nearest-even on the mantissa,
+  then values above the reduced range become signed inf and values at or
+  below its smallest normal exponent become signed zero; NaN is kept."""
+  finfo = ml_dtypes.finfo(dt.to_np_dtype(ctx.avals_in[0].dtype))
+  src_mantissa = int(finfo.nmant)
+  src_exponent = int(finfo.nexp)
+  bits = _bit_width(ctx.avals_in[0].dtype)
+  is_bf16 = x.dtype == tf.bfloat16
+  # XLA:CPU runs bfloat16 reduce_precision in float32: a no-op only when the
+  # requested format covers float32 (else NaNs get canonicalized, below).
+  noop_bits = (8, 23) if is_bf16 else (src_exponent, src_mantissa)
+  if exponent_bits >= noop_bits[0] and mantissa_bits >= noop_bits[1]:
+    return x
+  int_dtype = _SIGNED[bits]
+  as_int = tf.bitcast(x, int_dtype)
+
+  def const(v: int) -> tf.Tensor:
+    # Python ints beyond the signed range are taken as bit patterns.
+    return tf.constant(np.array(v, np.uint64).astype(int_dtype.as_numpy_dtype)
+                       if v >= 2**(bits - 1) else v, int_dtype)
+
+  sign_mask = const(1 << (bits - 1))
+  is_nan = tf.math.is_nan(x)
+  sign = tf.bitwise.bitwise_and(as_int, sign_mask)
+  # Work on the magnitude (sign bit cleared, NaN zeroed) so that adding the
+  # rounding bias cannot overflow into the sign bit.
+  magnitude = tf.bitwise.bitwise_and(as_int, const((1 << (bits - 1)) - 1))
+  magnitude = tf.where(is_nan, tf.zeros_like(magnitude), magnitude)
+
+  if mantissa_bits < src_mantissa:
+    dropped = src_mantissa - mantissa_bits
+    last_kept_bit = tf.bitwise.bitwise_and(
+        tf.bitwise.right_shift(magnitude, const(dropped)), const(1))
+    bias = last_kept_bit + const((1 << (dropped - 1)) - 1)
+    magnitude = tf.bitwise.bitwise_and(magnitude + bias,
+                                       const(~((1 << dropped) - 1)))
+
+  if exponent_bits < src_exponent:
+    exponent_bias = (1 << (src_exponent - 1)) - 1
+    reduced_bias = (1 << (exponent_bits - 1)) - 1
+    max_exponent = (exponent_bias + reduced_bias) << src_mantissa
+    min_exponent = (exponent_bias - reduced_bias) << src_mantissa
+    exponent = tf.bitwise.bitwise_and(
+        magnitude, const(((1 << src_exponent) - 1) << src_mantissa))
+    inf_magnitude = const(((1 << src_exponent) - 1) << src_mantissa)
+    magnitude = tf.where(exponent > const(max_exponent), inf_magnitude,
+                         magnitude)
+    magnitude = tf.where(exponent <= const(min_exponent),
+                         tf.zeros_like(magnitude), magnitude)
+
+  result = tf.bitcast(tf.bitwise.bitwise_or(sign, magnitude), x.dtype)
+  # XLA returns NaN inputs unchanged (payload included), even with
+  # mantissa_bits=0 where the reduced format could not represent them.
+  # XLA:CPU computes bfloat16 in float32, which turns every NaN into the
+  # canonical quiet NaN with the sign kept.
+  nan = x
+  if is_bf16:
+    quiet_nan = (((1 << src_exponent) - 1) << src_mantissa) | (
+        1 << (src_mantissa - 1))
+    nan = tf.bitcast(tf.bitwise.bitwise_or(sign, const(quiet_nan)), x.dtype)
+  return tf.where(is_nan, nan, result)
