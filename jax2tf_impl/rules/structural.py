@@ -50,9 +50,11 @@ def _reshape(ctx: RuleContext, x: Any, *, new_sizes: Any, dimensions: Any,
              sharding: Any) -> Any:
   """`dimensions` (if given) transposes the operand before the reshape."""
   del new_sizes, sharding
-  if dimensions is not None and tuple(dimensions) != tuple(
-      range(len(ctx.avals_in[0].shape))):
+  in_shape = list(ctx.avals_in[0].shape)
+  if dimensions is not None and list(dimensions) != list(range(len(in_shape))):
     x = tf.transpose(x, list(dimensions))
+  elif in_shape == list(ctx.aval_out.shape):
+    return x
   return tf.reshape(x, ctx.shape_tensor(ctx.aval_out))
 
 
@@ -80,7 +82,8 @@ def _broadcast_in_dim(ctx: RuleContext, x: Any, *, shape: Any,
     expanded[d] = operand_shape[i]
   if bdims != sorted(bdims):  # JAX requires strictly increasing dims.
     raise ctx.unsupported("broadcast_dimensions that are not increasing")
-  if len(operand_shape) != len(out_shape):
+  trailing = list(range(len(out_shape) - len(bdims), len(out_shape)))
+  if bdims != trailing:  # tf.broadcast_to only adds leading dimensions.
     x = tf.reshape(x, _as_shape(expanded))
   if (len(operand_shape) == len(out_shape) and
       list(ctx.avals_in[0].shape) == list(ctx.aval_out.shape)):
