@@ -91,6 +91,10 @@ def symbolic_avals_shapes(specs: list[str | None], static_shapes: list[tuple],
       raise InputSpecError(
           f"argument {path}: polymorphic shape spec '{spec}' does not fit the "
           f"argument's shape {_fmt(static)}: {e}") from e
+    if len(sym) != len(static):
+      raise InputSpecError(
+          f"argument {path}: polymorphic shape spec '{spec}' has rank "
+          f"{len(sym)} but the argument has shape {_fmt(static)}")
     shapes.append(tuple(sym))
   return shapes
 
