@@ -1,2 +1,287 @@
-"""Rules for the linalg family (see rules/__init__.py for the rule signature)."""
+"""Rules for linear algebra: factorizations and solves.
+
+Decompositions whose TF kernels differ from JAX's CPU (LAPACK) semantics are
+written as small loops of portable ops instead:
+  * cholesky: TF's kernel raises on a non-positive-definite matrix, LAPACK
+    (and so JAX) returns NaNs; we run the column algorithm ourselves.
+  * lu: TF's kernel is square-only, returns no row-swap pivots, raises on
+    singular input and has no XLA kernel; we run partial pivoting ourselves
+    (LAPACK's pivot choice: first max of |re|+|im|).
+Everything else maps onto tf.linalg with JAX's output conventions. The
+spectral decompositions (svd, eig, eigh) live in linalg_spectral.py.
+"""
 from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+from jax._src.lax import linalg as lax_linalg
+from jax._src.lax.control_flow import solves as lax_solves
+from tensorflow.python.framework import ops as tf_ops
+from tensorflow.python.ops import control_flow_util
+
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+# ---------------------------------------------------------------------------
+# Shared helpers (also used by linalg_spectral.py)
+# ---------------------------------------------------------------------------
+
+
+def compiling_with_xla() -> bool:
+  """Whether the graph being built will be compiled by XLA
+  (tf.function(jit_compile=True)): some TF linalg kernels have no XLA
+  kernel, and then we emit an equivalent compilable formulation."""
+  return control_flow_util.GraphOrParentsInXlaContext(
+      tf_ops.get_default_graph())
+
+
+def work_dtype(dtype: tf.DType) -> tf.DType:
+  """TF's linalg kernels lack f16/bf16: compute those in float32."""
+  return tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
+
+
+def to_work(x: tf.Tensor) -> tf.Tensor:
+  return tf.cast(x, work_dtype(x.dtype))
+
+
+def cast_out(ctx: RuleContext, x: tf.Tensor, index: int = 0) -> tf.Tensor:
+  """Casts `x` to the dtype of output `index` (back from the work dtype)."""
+  dtype = ctx.tf_dtype(ctx.avals_out[index])
+  if x.dtype.is_complex and not dtype.is_complex:
+    x = tf.math.real(x)
+  return tf.cast(x, dtype)
+
+
+def batch_rank(aval: Any) -> int:
+  return len(aval.shape) - 2
+
+
+def static_zero(*dims: Any) -> bool:
+  """Whether any of `dims` is statically 0 (JAX special-cases empty inputs)."""
+  return any(isinstance(d, int) and d == 0 for d in dims)
+
+
+def nan_where_not(ok: tf.Tensor, x: tf.Tensor, extra_dims: int) -> tf.Tensor:
+  """LAPACK failures (info != 0) give NaN for that batch element, as JAX."""
+  for _ in range(extra_dims):
+    ok = ok[..., None]
+  nan = tf.constant(float("nan"), x.dtype.real_dtype)
+  return tf.where(ok, x, tf.cast(nan, x.dtype))
+
+
+def eye_like_batch(ctx: RuleContext, batch: list[Any], rows: Any, cols: Any,
+                   dtype: tf.DType) -> tf.Tensor:
+  return tf.eye(rows, cols, batch_shape=batch or None, dtype=dtype)
+
+
+# ---------------------------------------------------------------------------
+# Cholesky
+# ---------------------------------------------------------------------------
+
+
+def _cholesky_lower(a: tf.Tensor, n: Any) -> tuple[tf.Tensor, tf.Tensor]:
+  """Column-by-column Cholesky reading only the lower triangle of `a`.
+
+  Returns L (zero above the diagonal) and `ok`, False where a pivot was not
+  positive (LAPACK potrf's info > 0).
+  """
+  rows = tf.range(n)
+  batch = tf.shape(a)[:-2]
+
+  def body(j, lower, ok):
+    col = tf.gather(a, j, axis=-1) - tf.linalg.matvec(
+        lower, tf.math.conj(tf.gather(lower, j, axis=-2)))
+    diag = tf.math.real(tf.gather(col, j, axis=-1))
+    ok = tf.logical_and(ok, diag > 0)
+    root = tf.cast(tf.sqrt(diag), a.dtype)[..., None]
+    new_col = tf.where(rows > j, col / root,
+                       tf.where(rows == j, root, tf.zeros_like(col)))
+    one_hot = tf.cast(tf.equal(rows, j), a.dtype)
+    lower = lower + new_col[..., :, None] * one_hot
+    return j + 1, lower, ok
+
+  _, lower, ok = tf.while_loop(
+      lambda j, *_: j < n, body,
+      [tf.constant(0), tf.zeros_like(a), tf.ones(batch, tf.bool)])
+  return lower, ok
+
+
+@register(lax_linalg.cholesky_p)
+def _cholesky(ctx: RuleContext, x: tf.Tensor, **_: Any) -> tf.Tensor:
+  """LAPACK potrf(uplo=L): L in the lower triangle, the input's strict upper
+  triangle kept (JAX's CPU result; lax.linalg.cholesky applies tril after),
+  all NaN for a matrix that is not positive definite."""
+  n = ctx.dim(ctx.avals_in[0].shape[-1])
+  a = to_work(x)
+  lower, ok = _cholesky_lower(a, n)
+  strict_upper = tf.linalg.band_part(a, 0, -1) - tf.linalg.band_part(a, 0, 0)
+  return cast_out(ctx, nan_where_not(ok, lower + strict_upper, 2))
+
+
+# ---------------------------------------------------------------------------
+# LU with partial pivoting
+# ---------------------------------------------------------------------------
+
+
+def _pivot_score(col: tf.Tensor) -> tf.Tensor:
+  """LAPACK i?amax: |x| for reals, |re| + |im| for complex."""
+  if col.dtype.is_complex:
+    return tf.abs(tf.math.real(col)) + tf.abs(tf.math.imag(col))
+  return tf.abs(col)
+
+
+def _swap_index(rows: tf.Tensor, j: Any, p: tf.Tensor) -> tf.Tensor:
+  """Row indices [..., m] that swap rows j and p (p per batch element)."""
+  p = p[..., None]
+  return tf.where(tf.equal(rows, j), p,
+                  tf.where(tf.equal(rows, p), j, rows))
+
+
+def _lu_factor(a: tf.Tensor, m: Any, n: Any, k: Any, nb: int
+               ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """Right-looking LU (getf2): packed L\\U, int32 row swaps, permutation."""
+  rows = tf.range(m)
+  cols = tf.range(n)
+  batch = tf.shape(a)[:-2]
+  zero = tf.zeros([], a.dtype)
+
+  def body(j, lu, pivots, perm):
+    score = tf.where(rows >= j, _pivot_score(tf.gather(lu, j, axis=-1)),
+                     tf.constant(-1, lu.dtype.real_dtype))
+    p = tf.argmax(score, axis=-1, output_type=tf.int32)
+    swap = _swap_index(rows, j, p)
+    lu = tf.gather(lu, swap, axis=nb, batch_dims=nb)
+    perm = tf.gather(perm, swap, axis=nb, batch_dims=nb)
+    col = tf.gather(lu, j, axis=-1)
+    pivot = tf.gather(col, j, axis=-1)[..., None]
+    # A zero pivot means the rest of the column is zero too: leave it.
+    safe_pivot = tf.where(tf.equal(pivot, zero), tf.ones_like(pivot), pivot)
+    below = tf.where(rows > j, col / safe_pivot, tf.zeros_like(col))
+    urow = tf.gather(lu, j, axis=-2)
+    urow = tf.where(cols > j, urow, tf.zeros_like(urow))
+    lu = lu - below[..., :, None] * urow[..., None, :]
+    in_col_j_below = tf.logical_and(rows[:, None] > j,
+                                    tf.equal(cols, j)[None, :])
+    lu = tf.where(in_col_j_below, below[..., :, None], lu)
+    pivots = pivots + tf.cast(tf.equal(tf.range(k), j), tf.int32) * p[..., None]
+    return j + 1, lu, pivots, perm
+
+  perm0 = tf.broadcast_to(rows, tf.concat([batch, [m]], 0))
+  pivots0 = tf.zeros(tf.concat([batch, [k]], 0), tf.int32)
+  _, lu, pivots, perm = tf.while_loop(
+      lambda j, *_: j < k, body, [tf.constant(0), a, pivots0, perm0])
+  return lu, pivots, perm
+
+
+@register(lax_linalg.lu_p)
+def _lu(ctx: RuleContext, x: tf.Tensor) -> list[tf.Tensor]:
+  """JAX's lu: (packed L\\U, pivots = 0-based row swaps, permutation)."""
+  aval = ctx.avals_in[0]
+  m, n = ctx.dim(aval.shape[-2]), ctx.dim(aval.shape[-1])
+  k = ctx.dim(ctx.avals_out[1].shape[-1])
+  lu, pivots, perm = _lu_factor(to_work(x), m, n, k, batch_rank(aval))
+  return [cast_out(ctx, lu), pivots, perm]
+
+
+@register(lax_linalg.lu_pivots_to_permutation_p)
+def _lu_pivots_to_permutation(ctx: RuleContext, pivots: tf.Tensor, *,
+                              permutation_size: int) -> tf.Tensor:
+  """Applies the row swaps pivots[..., i] <-> i, in order, to iota."""
+  aval = ctx.avals_in[0]
+  nb = len(aval.shape) - 1
+  k = ctx.dim(aval.shape[-1])
+  m = ctx.dim(permutation_size)
+  rows = tf.range(m)
+  pivots = tf.cast(pivots, tf.int32)
+  perm0 = tf.broadcast_to(rows, tf.concat([tf.shape(pivots)[:-1], [m]], 0))
+
+  def body(i, perm):
+    swap = _swap_index(rows, i, tf.gather(pivots, i, axis=-1))
+    return i + 1, tf.gather(perm, swap, axis=nb, batch_dims=nb)
+
+  _, perm = tf.while_loop(lambda i, _: i < k, body, [tf.constant(0), perm0])
+  return perm
+
+
+# ---------------------------------------------------------------------------
+# QR
+# ---------------------------------------------------------------------------
+
+
+@register(lax_linalg.qr_p)
+def _qr(ctx: RuleContext, x: tf.Tensor, *, pivoting: bool,
+        full_matrices: bool, **_: Any) -> list[tf.Tensor]:
+  """Householder QR (same reflector convention as LAPACK geqrf/orgqr)."""
+  if pivoting:
+    raise ctx.unsupported("QR with column pivoting (geqp3) has no TF op")
+  aval = ctx.avals_in[0]
+  batch = ctx.shape(aval.shape[:-2])
+  m, n = ctx.dim(aval.shape[-2]), ctx.dim(aval.shape[-1])
+  if static_zero(m, n):
+    q_aval, r_aval = ctx.avals_out
+    k = ctx.dim(q_aval.shape[-1])
+    q = eye_like_batch(ctx, batch, m, k, ctx.tf_dtype(q_aval))
+    return [q, tf.zeros(ctx.shape_tensor(r_aval), ctx.tf_dtype(r_aval))]
+  q, r = tf.linalg.qr(to_work(x), full_matrices=full_matrices)
+  return [cast_out(ctx, q, 0), cast_out(ctx, r, 1)]
+
+
+# ---------------------------------------------------------------------------
+# Triangular and tridiagonal solves
+# ---------------------------------------------------------------------------
+
+
+@register(lax_linalg.triangular_solve_p)
+def _triangular_solve(ctx: RuleContext, a: tf.Tensor, b: tf.Tensor, *,
+                      left_side: bool, lower: bool, transpose_a: bool,
+                      conjugate_a: bool, unit_diagonal: bool) -> tf.Tensor:
+  """Solves op(a) x = b (left_side) or x op(a) = b, reading one triangle.
+
+  op(a) is a, a^T, a^H or conj(a). The right-side problem is the left-side
+  one transposed: op(a)^T x^T = b^T. tf.linalg.triangular_solve computes
+  M x = b or M^H x = b, so we pick M = a or conj(a) and `adjoint`.
+  """
+  a, b = to_work(a), to_work(b)
+  if unit_diagonal:
+    a = tf.linalg.set_diag(a, tf.ones_like(tf.linalg.diag_part(a)))
+  transposed = transpose_a != (not left_side)
+  if conjugate_a != transposed:
+    a = tf.math.conj(a)
+  if not left_side:
+    b = tf.linalg.matrix_transpose(b)
+  x = tf.linalg.triangular_solve(a, b, lower=lower, adjoint=transposed)
+  if not left_side:
+    x = tf.linalg.matrix_transpose(x)
+  return cast_out(ctx, x)
+
+
+@register(lax_linalg.tridiagonal_solve_p)
+def _tridiagonal_solve(ctx: RuleContext, dl: tf.Tensor, d: tf.Tensor,
+                       du: tf.Tensor, b: tf.Tensor, *,
+                       perturb_singular: bool = False) -> tf.Tensor:
+  """Solves the tridiagonal system (dl[0] and du[-1] unused, as in JAX).
+
+  Partial pivoting as LAPACK gtsv (JAX on CPU); under XLA, which only
+  compiles the unpivoted kernel, Thomas' algorithm (JAX's generic lowering).
+  """
+  diags = (to_work(du), to_work(d), to_work(dl))
+  if perturb_singular and compiling_with_xla():
+    raise ctx.unsupported("perturb_singular=True under jit_compile: TF's "
+                          "pivoting tridiagonal kernel has no XLA kernel")
+  pivoting = perturb_singular or not compiling_with_xla()
+  x = tf.linalg.tridiagonal_solve(
+      diags, to_work(b), diagonals_format="sequence",
+      partial_pivoting=pivoting, perturb_singular=perturb_singular)
+  return cast_out(ctx, x)
+
+
+@register(lax_solves.linear_solve_p)
+def _custom_linear_solve(ctx: RuleContext, *args: Any, const_lengths: Any,
+                         jaxprs: Any) -> list[Any]:
+  """The forward value of custom_linear_solve is its `solve` jaxpr applied to
+  (solve consts, b); matvec/vecmat/transpose_solve only matter for AD."""
+  start = const_lengths.matvec + const_lengths.vecmat
+  solve_consts = args[start:start + const_lengths.solve]
+  b = args[sum(const_lengths):]
+  return list(ctx.interpret(jaxprs.solve, *solve_consts, *b))
