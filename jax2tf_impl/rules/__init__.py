@@ -38,6 +38,7 @@ FAMILY_MODULES = (
     "dot",
     "conv",
     "linalg",
+    "linalg_spectral",
     "fft",
     "sort",
     "random",
