@@ -16,17 +16,6 @@ import jax2tf_impl
 MODES = ["eager", "graph", "jit"]
 
 
-@pytest.fixture(autouse=True)
-def _iterable_shape_constraints(monkeypatch):
-  """Workaround for a core bug (reported): shapes.solve_dim_env iterates over
-  the ShapeConstraints object JAX returns, which is not iterable; its list is
-  `.constraints`. Remove once shapes.py iterates `constraints.constraints`."""
-  from jax._src.export import shape_poly
-  if not hasattr(shape_poly.ShapeConstraints, "__iter__"):
-    monkeypatch.setattr(shape_poly.ShapeConstraints, "__iter__",
-                        lambda self: iter(self.constraints), raising=False)
-
-
 def _run(fn, mode, *args):
   if mode == "eager":
     return fn(*args)
