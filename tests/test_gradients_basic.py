@@ -81,3 +81,24 @@ def test_unused_output_gets_zero_cotangent():
     a, _ = jax2tf_impl.convert(f)(x)
     y = tf.reduce_sum(a)
   np.testing.assert_allclose(tape.gradient(y, x), np.cos(x.numpy()), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_second_order_with_nested_tapes_matches_jax_hessian(mode):
+  def f(x):
+    return jnp.sum(jnp.sin(x) * x ** 3 + jnp.tanh(x) * jnp.exp(-x * x))
+
+  x0 = np.array([0.3, -1.2, 2.0, 0.7], np.float32)
+  x = tf.Variable(x0)
+  converted = jax2tf_impl.convert(f)
+
+  def hessian():
+    with tf.GradientTape() as outer:
+      with tf.GradientTape() as inner:
+        y = converted(x)
+      g = inner.gradient(y, x)
+    return outer.jacobian(g, x)
+
+  if mode == "graph":
+    hessian = tf.function(hessian, autograph=False)
+  np.testing.assert_allclose(hessian(), jax.hessian(f)(x0), rtol=1e-5, atol=1e-5)
