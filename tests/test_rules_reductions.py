@@ -283,3 +283,18 @@ def test_reduce_window_init_not_identity_with_padding(op, init, mode):
   f = lambda x: lax.reduce_window(x, np.float32(init), op, (2, 3), (1, 2),
                                   ((1, 2), (0, 1)), (2, 1), (1, 2))
   check(f, x, mode=mode, enable_xla=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["max", "min"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_fast_path_nan(kind, dtype, mode):
+  """tf.nn.max_pool drops NaN; JAX's reduce_window_max/min propagate it."""
+  x = _rand((2, 6, 7, 3), dtype)
+  x[0, 1, 2, 0] = np.nan
+  x[1, 5, 6, 2] = np.nan
+  init = np.array(-np.inf if kind == "max" else np.inf, dtype)
+  op = lax.max if kind == "max" else lax.min
+  f = lambda x: lax.reduce_window(x, init, op, (1, 3, 2, 1), (1, 2, 2, 1),
+                                  "SAME")
+  check(f, x, mode=mode, enable_xla=False)

@@ -78,14 +78,7 @@ def window_patches(ctx: RuleContext, x: Any, fill: Any, in_shape: Sequence[Any],
   for a in reversed(range(rank)):
     w, s, wd = window_dimensions[a], window_strides[a], window_dilation[a]
     if w == 1:
-      begin = [0] * len(x.shape)
-      end = [0] * len(x.shape)
-      strides = [1] * len(x.shape)
-      end[a] = outs[a] * s if isinstance(outs[a], int) else outs[a] * s
-      strides[a] = s
-      mask = ((1 << len(x.shape)) - 1) & ~(1 << a)
-      x = tf.strided_slice(x, begin, end, strides, begin_mask=mask,
-                           end_mask=mask)
+      x = _strided_axis(x, a, outs[a], s)
       continue
     idx = (tf.range(outs[a])[:, None] * s + tf.range(w)[None, :] * wd)
     x = tf.gather(x, idx, axis=a)
@@ -116,12 +109,89 @@ def _window_args(ctx: RuleContext, params: dict[str, Any]) -> dict[str, Any]:
       window_dilation=params.get("window_dilation") or (1,) * rank)
 
 
+def separable_window_reduce(ctx: RuleContext, x: Any, fill: Any,
+                            reducer: Any, dtype: Any, in_shape: Sequence[Any],
+                            out_shape: Sequence[Any],
+                            window_dimensions: Sequence[int],
+                            window_strides: Sequence[int],
+                            padding: Sequence[tuple[int, int]],
+                            base_dilation: Sequence[int],
+                            window_dilation: Sequence[int]) -> Any:
+  """A monoid reduction over rectangular windows, one axis at a time.
+
+  The windows are products of per-axis windows and the monoid is
+  associative and commutative, so reducing axis by axis is exact and needs
+  only w_a copies of the data per axis instead of prod(w).
+  """
+  rank = len(window_dimensions)
+  dims = [ctx.dim(d) for d in in_shape]
+  for a in range(rank):
+    x = _dilate(ctx, x, a, dims[a], base_dilation[a], fill)
+  x = _pad(x, padding, fill)
+  outs = [ctx.dim(d) for d in out_shape]
+  for a in range(rank):
+    w, s, wd = window_dimensions[a], window_strides[a], window_dilation[a]
+    if w == 1:
+      x = _strided_axis(x, a, outs[a], s)
+      continue
+    idx = tf.range(outs[a])[:, None] * s + tf.range(w)[None, :] * wd
+    x = reducer(tf.gather(x, idx, axis=a), [a + 1], dtype)
+  return x
+
+
+def _strided_axis(x: Any, a: int, count: Any, stride: int) -> Any:
+  """x[..., 0:count*stride:stride, ...] along axis a."""
+  rank = len(x.shape)
+  begin, end, strides = [0] * rank, [0] * rank, [1] * rank
+  end[a] = count * stride
+  strides[a] = stride
+  mask = ((1 << rank) - 1) & ~(1 << a)
+  return tf.strided_slice(x, begin, end, strides, begin_mask=mask,
+                          end_mask=mask)
+
+
+# Spatial rank -> dtypes with a MaxPool kernel on CPU and under XLA.
+_POOL_DTYPES = {1: (tf.float16, tf.bfloat16, tf.float32, tf.float64),
+                2: (tf.float16, tf.bfloat16, tf.float32, tf.float64),
+                3: (tf.bfloat16, tf.float32)}
+
+
+def _pooling_fast_path(ctx: RuleContext, x: Any, kind: str,
+                       wargs: dict[str, Any]) -> Any:
+  """tf.nn.max_pool for max/min over spatial axes of N...C floats, or None.
+
+  Much faster than gathering windows. MaxPool neither propagates NaN nor
+  takes explicit padding: pad with the identity, and put NaN back where a
+  window holds one (a second, cheap pool of the NaN mask).
+  """
+  rank = len(wargs["window_dimensions"])
+  spatial = rank - 2
+  wd, st = wargs["window_dimensions"], wargs["window_strides"]
+  if (x.dtype not in _POOL_DTYPES.get(spatial, ())
+      or wd[0] != 1 or wd[-1] != 1 or st[0] != 1 or st[-1] != 1
+      or any(d != 1 for d in wargs["base_dilation"])
+      or any(d != 1 for d in wargs["window_dilation"])
+      or any(lo < 0 or hi < 0 for lo, hi in wargs["padding"])):
+    return None
+  y = -x if kind == "min" else x
+  y = _pad(y, wargs["padding"], tf.constant(-np.inf, x.dtype))
+  pool = lambda t: tf.nn.max_pool(t, list(wd[1:-1]), list(st[1:-1]), "VALID")
+  out = pool(y)
+  nan_mask = tf.cast(tf.math.is_nan(y), x.dtype)
+  out = tf.where(pool(nan_mask) > 0, tf.constant(np.nan, x.dtype), out)
+  return -out if kind == "min" else out
+
+
 def _monoid_window_rule(kind: str, reducer: Any):
   def rule(ctx: RuleContext, x: Any, **params: Any) -> Any:
     dtype = ctx.avals_in[0].dtype
+    wargs = _window_args(ctx, params)
+    if kind != "sum":
+      out = _pooling_fast_path(ctx, x, kind, wargs)
+      if out is not None:
+        return out
     fill = tf.constant(_identity(kind, dtype))
-    patches, waxes = window_patches(ctx, x, fill, **_window_args(ctx, params))
-    return reducer(patches, waxes, dtype)
+    return separable_window_reduce(ctx, x, fill, reducer, dtype, **wargs)
   rule.__name__ = f"reduce_window_{kind}"
   return rule
 
@@ -145,8 +215,8 @@ def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
       wargs = _window_args(ctx, params)
       wargs["in_shape"] = ctx.avals_in[i].shape
       fill = tf.constant(monoid_identity(prim, dtype))
-      patches, waxes = window_patches(ctx, x, fill, **wargs)
-      outs.append(binop(dtype)(reducer(patches, waxes, dtype), init))
+      reduced = separable_window_reduce(ctx, x, fill, reducer, dtype, **wargs)
+      outs.append(binop(dtype)(reduced, init))
     return outs
   return _generic_reduce_window(ctx, jcore.ClosedJaxpr(jaxpr, consts),
                                 operands, inits, params)
