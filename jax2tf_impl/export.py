@@ -1,0 +1,105 @@
+"""One-call exports to deployment formats: TFLite/LiteRT and ONNX.
+
+Both convert the JAX function with `enable_xla=False` (so the graph holds no
+Xla* op), build a `tf.function` whose input signature has `None` wherever
+`polymorphic_shapes` names a dimension variable, and hand its concrete
+function to the target's converter.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from jax import tree_util
+
+from jax2tf_impl.api import ConvertedFunction, convert
+
+
+def _input_signature(example_args: Sequence[Any],
+                     polymorphic_shapes: Sequence[Any] | None) -> list[Any]:
+  """TensorSpecs for `example_args`, None where a spec has a variable."""
+  specs = (list(polymorphic_shapes) if polymorphic_shapes is not None
+           else [None] * len(example_args))
+  if len(specs) != len(example_args):
+    raise ValueError("polymorphic_shapes needs one entry per argument")
+  signature = []
+  for arg, spec in zip(example_args, specs):
+    leaves, tree = tree_util.tree_flatten(arg)
+    spec_leaves = (tree_util.tree_leaves(spec, is_leaf=lambda x: x is None)
+                   if not isinstance(spec, (str, type(None))) else
+                   [spec] * len(leaves))
+    leaf_specs = []
+    for leaf, s in zip(leaves, spec_leaves):
+      leaf = np.asarray(leaf)
+      shape = list(leaf.shape)
+      if isinstance(s, str):
+        dims = [d.strip() for d in s.strip().strip("()").split(",") if d.strip()]
+        if dims and dims[-1] == "...":
+          dims = dims[:-1] + ["_"] * (len(shape) - len(dims) + 1)
+        shape = [size if (d == "_" or re.fullmatch(r"\d+", d)) else None
+                 for d, size in zip(dims, shape)]
+      leaf_specs.append(tf.TensorSpec(shape, tf.as_dtype(leaf.dtype)))
+    signature.append(tree_util.tree_unflatten(tree, leaf_specs))
+  return signature
+
+
+def _concrete(fun: Callable[..., Any], example_args: Sequence[Any],
+              polymorphic_shapes: Sequence[Any] | None, enable_xla: bool
+              ) -> tuple[Any, ConvertedFunction]:
+  converted = convert(fun, polymorphic_shapes=polymorphic_shapes,
+                      with_gradient=False, enable_xla=enable_xla)
+  signature = _input_signature(example_args, polymorphic_shapes)
+  tf_fn = tf.function(converted, autograph=False, input_signature=signature)
+  return tf_fn.get_concrete_function(), converted
+
+
+def export_tflite(fun: Callable[..., Any], example_args: Sequence[Any], *,
+                  polymorphic_shapes: Sequence[Any] | None = None,
+                  allow_select_tf_ops: bool = False,
+                  optimizations: Sequence[Any] = ()) -> bytes:
+  """The TFLite flatbuffer of `fun`, with builtin ops only by default.
+
+  Batch-polymorphic inputs become dimensions of size 1 with a dynamic
+  shape signature: call `interpreter.resize_tensor_input` before running.
+  """
+  concrete, converted = _concrete(fun, example_args, polymorphic_shapes,
+                                  enable_xla=False)
+  converter = tf.lite.TFLiteConverter.from_concrete_functions(
+      [concrete], converted)
+  ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+  if allow_select_tf_ops:
+    ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
+  converter.target_spec.supported_ops = ops
+  converter.optimizations = list(optimizations)
+  return converter.convert()
+
+
+def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
+                polymorphic_shapes: Sequence[Any] | None = None,
+                opset: int = 17, output_path: str | None = None) -> Any:
+  """The ONNX ModelProto of `fun` (via tf2onnx); optionally written to a file."""
+  try:
+    import tf2onnx  # pylint: disable=g-import-not-at-top
+  except ImportError as e:  # pragma: no cover - depends on the extra
+    raise ImportError("export_onnx needs tf2onnx: pip install "
+                      "'jax2tf_impl[onnx]'") from e
+  converted = convert(fun, polymorphic_shapes=polymorphic_shapes,
+                      with_gradient=False, enable_xla=False)
+  signature = _input_signature(example_args, polymorphic_shapes)
+  flat_signature = tree_util.tree_leaves(signature)
+  names = [f"input_{i}" for i in range(len(flat_signature))]
+  flat_signature = [tf.TensorSpec(s.shape, s.dtype, name=n)
+                    for s, n in zip(flat_signature, names)]
+  in_tree = tree_util.tree_structure(signature)
+
+  def flat_fn(*flat):
+    out = converted(*tree_util.tree_unflatten(in_tree, flat))
+    return tf.nest.flatten(out)
+
+  tf_fn = tf.function(flat_fn, autograph=False, input_signature=flat_signature)
+  model, _ = tf2onnx.convert.from_function(
+      tf_fn, input_signature=flat_signature, opset=opset,
+      output_path=output_path)
+  return model
