@@ -304,10 +304,11 @@ def _hoisted(closed: core.ClosedJaxpr) -> tuple[core.ClosedJaxpr, list[Any]]:
 
 
 def _while(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
-  """while_p re-bound on physicalized bodies (the predicate may be batched,
-  which only the primitive, not lax.while_loop, accepts)."""
+  """while_p re-bound on physicalized bodies."""
   p = eqn.params
   nc, nb = p["cond_nconsts"], p["body_nconsts"]
+  if p["cond_jaxpr"].out_avals[0].shape:
+    return _batched_while(eqn, invals)
   cond_jaxpr, cond_extra = _hoisted(p["cond_jaxpr"])
   body_jaxpr, body_extra = _hoisted(p["body_jaxpr"])
   args = [*cond_extra, *invals[:nc], *body_extra, *invals[nc:nc + nb],
@@ -318,13 +319,38 @@ def _while(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
                     body_nconsts=nb + len(body_extra))))
 
 
+def _batched_while(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
+  """A while with a batched predicate (from vmap), as JAX lowers it: loop
+  while any element's predicate holds; elements whose predicate is false
+  keep their carry (the predicate broadcasts along leading dimensions)."""
+  p = eqn.params
+  nc, nb = p["cond_nconsts"], p["body_nconsts"]
+  cond_consts, body_consts = invals[:nc], invals[nc:nc + nb]
+  init = tuple(invals[nc + nb:])
+
+  def pred_of(carry: tuple) -> Any:
+    return _run_closed(p["cond_jaxpr"], [*cond_consts, *carry])[0]
+
+  def cond_fn(carry: tuple) -> Any:
+    return jax.numpy.any(pred_of(carry))
+
+  def body_fn(carry: tuple) -> tuple:
+    pred = pred_of(carry)
+    new = _run_closed(p["body_jaxpr"], [*body_consts, *carry])
+    return tuple(
+        lax.select(lax.broadcast_in_dim(pred, n.shape, range(pred.ndim)), n, c)
+        for n, c in zip(new, carry))
+
+  return list(lax.while_loop(cond_fn, body_fn, init))
+
+
 def _scan(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   p = eqn.params
   jaxpr, extra = _hoisted(p["jaxpr"])
-  return list(eqn.primitive.bind(
-      *extra, *invals, **dict(p, jaxpr=jaxpr,
-                              num_consts=p["num_consts"] + len(extra),
-                              linear=(False,) * len(extra) + tuple(p["linear"]))))
+  params = dict(p, jaxpr=jaxpr, num_consts=p["num_consts"] + len(extra))
+  if "linear" in p:  # older JAX versions
+    params["linear"] = (False,) * len(extra) + tuple(p["linear"])
+  return list(eqn.primitive.bind(*extra, *invals, **params))
 
 
 _CONTROL_FLOW = {"cond": _cond, "while": _while, "scan": _scan}
