@@ -298,3 +298,22 @@ def test_pooling_fast_path_nan(kind, dtype, mode):
   f = lambda x: lax.reduce_window(x, init, op, (1, 3, 2, 1), (1, 2, 2, 1),
                                   "SAME")
   check(f, x, mode=mode, enable_xla=False)
+
+
+def test_generic_reduce_poly_batch():
+  """A body that is no monoid, with a symbolic kept (batch) dimension."""
+  def reducer(a, b):
+    (av, ai), (bv, bi) = a, b
+    pick_a = (av > bv) | ((av == bv) & (ai < bi))
+    return lax.select(pick_a, av, bv), lax.select(pick_a, ai, bi)
+
+  def f(x):
+    idx = lax.broadcasted_iota(np.int32, x.shape, 1)
+    return lax.reduce((x, idx), (np.float32(-np.inf), np.int32(0)), reducer,
+                      (1,))
+
+  check_poly(f, [_rand((3, 5))], [tf.TensorSpec([None, 5], tf.float32)],
+             ["(b, 5)"], other_args=[[_rand((1, 5))], [_rand((8, 5))]])
+  g = lambda x: lax.reduce(x, np.float32(2), _not_a_monoid_sum, (0, 2))
+  check_poly(g, [_rand((3, 4, 2))], [tf.TensorSpec([3, None, 2], tf.float32)],
+             ["(3, b, 2)"], other_args=[[_rand((3, 7, 2))]])

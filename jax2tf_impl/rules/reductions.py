@@ -355,26 +355,47 @@ def _less_fn(dtype: Any) -> Binop:
   return tf.math.less
 
 
-def vectorized_body(body: Any, size: int, dtypes: Sequence[Any]) -> Any:
-  """The scalar reducer `body` as a ClosedJaxpr on vectors of length `size`."""
+_FLAT_DIM = "_jax2tf_impl_reduce_len"
+
+
+def vectorized_body(body: Any, size: Any, dtypes: Sequence[Any]) -> Any:
+  """The scalar reducer `body` as a ClosedJaxpr on vectors of length `size`
+  (an int, or None for a symbolic length named _FLAT_DIM)."""
   fun = jcore.jaxpr_as_fun(body)
+  if size is None:
+    (size,) = jax.export.symbolic_shape(_FLAT_DIM)
   specs = [jax.ShapeDtypeStruct((size,), d) for d in dtypes]
   return jax.make_jaxpr(jax.vmap(lambda *a: fun(*a)))(*specs)
 
 
 def body_tree_reduce(ctx: RuleContext, body: Any, xs: list[Any],
-                     inits: list[Any], dtypes: Sequence[Any], n: int, m: int,
+                     inits: list[Any], dtypes: Sequence[Any], n: int, m: Any,
                      valid: Any = None) -> list[Any]:
-  """Reduces each x (shape [n, m], static) over axis 0 with the jaxpr `body`,
-  pairwise (log2(n) vectorised steps), then combines with `inits` once.
+  """Reduces each x (shape [n, m], n static) over axis 0 with the jaxpr
+  `body`, pairwise (log2(n) vectorised steps), then combines with `inits`
+  once. `m` may be symbolic (a TF scalar): the body is then traced once on
+  a symbolic length, bound to rows * m at each step.
 
   `valid` ([n, m] bool, optional) marks the elements that take part (XLA's
   reduce_window skips padding): an invalid element is the body's identity.
   """
+  static_m = isinstance(m, int)
+  symbolic_body = None if static_m else vectorized_body(body, None,
+                                                        list(dtypes) * 2)
+
   def apply(a: list[Any], b: list[Any], rows: int) -> list[Any]:
-    flat = [tf.reshape(t, [rows * m]) for t in a + b]
-    outs = ctx.interpret(vectorized_body(body, rows * m, list(dtypes) * 2), *flat)
-    return [tf.reshape(o, [rows, m]) for o in outs]
+    flat = [tf.reshape(t, [-1]) for t in a + b]
+    if static_m:
+      outs = ctx.interpret(vectorized_body(body, rows * m, list(dtypes) * 2),
+                           *flat)
+    else:
+      env = ctx.state.dim_env.values
+      env[_FLAT_DIM] = rows * m
+      try:
+        outs = ctx.interpret(symbolic_body, *flat)
+      finally:
+        env.pop(_FLAT_DIM, None)
+    return [tf.reshape(o, [rows, -1]) for o in outs]
 
   if n == 0:
     return [tf.broadcast_to(i, [m]) for i in inits]
@@ -390,11 +411,12 @@ def body_tree_reduce(ctx: RuleContext, body: Any, xs: list[Any],
     xs = [tf.concat([y, x[2 * h:]], 0) if n % 2 else y
           for y, x in zip(halves, xs)]
     n = h + n % 2
-  init_rows = [tf.broadcast_to(i, [1, m]) for i in inits]
+  init_rows = [tf.broadcast_to(i, tf.stack([1, m]) if not static_m else [1, m])
+               for i in inits]
   outs = apply(xs, init_rows, 1)
   if valid is not None:
     outs = [tf.where(valid, o, i) for o, i in zip(outs, init_rows)]
-  return [tf.reshape(o, [m]) for o in outs]
+  return [tf.reshape(o, [-1]) for o in outs]
 
 
 def monoid_identity(prim: Any, dtype: Any) -> np.ndarray:
@@ -418,16 +440,21 @@ def monoid_identity(prim: Any, dtype: Any) -> np.ndarray:
 def generic_reduce(ctx: RuleContext, body: Any, operands: list[Any],
                    inits: list[Any], dims: Sequence[int]) -> list[Any]:
   """Any reducer body: reduced axes moved first and flattened, then a
-  pairwise tree of the (vmapped) body. Needs static shapes."""
+  pairwise tree of the (vmapped) body. The reduced axes must be static."""
   aval = ctx.avals_in[0]
-  if not ctx.is_static(aval):
-    raise ctx.unsupported("a generic reduce body with symbolic shapes")
+  if not ctx.is_static([aval.shape[d] for d in dims]):
+    raise ctx.unsupported("a generic reduce body over symbolic axes")
   dtypes = [a.dtype for a in ctx.avals_in[:len(operands)]]
   rank = len(aval.shape)
   keep = [i for i in range(rank) if i not in dims]
   n = int(np.prod([aval.shape[d] for d in dims], dtype=np.int64))
-  m = int(np.prod([aval.shape[d] for d in keep], dtype=np.int64))
-  xs = [tf.reshape(tf.transpose(x, list(dims) + keep), [n, m]) for x in operands]
+  m = 1
+  for d in keep:
+    m = m * ctx.dim(aval.shape[d])
+  perm = list(dims) + keep
+  xs = [tf.reshape(tf.transpose(x, perm) if perm != list(range(rank)) else x,
+                   tf.stack([n, m]) if not isinstance(m, int) else [n, m])
+        for x in operands]
   outs = body_tree_reduce(ctx, body, xs, inits, dtypes, n, m)
-  out_shape = [aval.shape[d] for d in keep]
+  out_shape = ctx.shape_tensor([aval.shape[d] for d in keep])
   return [tf.reshape(o, out_shape) for o in outs]
