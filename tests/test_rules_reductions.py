@@ -222,6 +222,8 @@ _WINDOW_CASES = {
     "min_pad_dil": ("min", (1, 2, 3, 1), (1, 1, 2, 1),
                     ((0, 0), (1, 2), (2, 0), (0, 0)), (1, 2, 1, 1),
                     (1, 1, 2, 1)),
+    "mul_generic_pad": ("mul", (1, 2, 3, 1), (1, 2, 1, 1),
+                        ((0, 0), (1, 1), (0, 2), (0, 0)), None, None),
     "mul_generic": ("mul", (1, 2, 2, 1), (1, 1, 1, 1), "SAME", None, None),
     "neg_padding": ("sum", (1, 2, 2, 1), (1, 1, 1, 1),
                     ((0, 0), (-1, 1), (1, -2), (0, 0)), None, None),
@@ -317,3 +319,12 @@ def test_generic_reduce_poly_batch():
   g = lambda x: lax.reduce(x, np.float32(2), _not_a_monoid_sum, (0, 2))
   check_poly(g, [_rand((3, 4, 2))], [tf.TensorSpec([3, None, 2], tf.float32)],
              ["(3, b, 2)"], other_args=[[_rand((3, 7, 2))]])
+
+
+def test_reduce_window_generic_body_poly_batch():
+  def body(a, b):
+    return lax.sub(a, lax.neg(b))  # an add that is not recognised as one.
+  f = lambda x: lax.reduce_window(x, np.float32(0.5), body, (1, 2, 3),
+                                  (1, 1, 2), ((0, 0), (1, 0), (0, 1)))
+  check_poly(f, [_rand((2, 6, 5))], [tf.TensorSpec([None, 6, 5], tf.float32)],
+             ["(b, 6, 5)"], other_args=[[_rand((4, 6, 5))]])

@@ -228,14 +228,15 @@ def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
   """Any reducer body: windows as [K, M] and a pairwise tree of the body,
   skipping padding and base-dilation holes as XLA does."""
   out_aval = ctx.avals_out[0]
-  if not (ctx.is_static(out_aval) and ctx.is_static(ctx.avals_in[0])):
-    raise ctx.unsupported("a generic reduce_window body with symbolic shapes")
   k = int(np.prod(params["window_dimensions"], dtype=np.int64))
-  m = int(np.prod(out_aval.shape, dtype=np.int64))
+  m = 1
+  for d in ctx.shape(out_aval):
+    m = m * d
+  rows_shape = [k, m] if isinstance(m, int) else tf.stack([k, m])
 
   def as_rows(patches: Any, waxes: list[int]) -> Any:
     oaxes = [a for a in range(len(patches.shape)) if a not in waxes]
-    return tf.reshape(tf.transpose(patches, waxes + oaxes), [k, m])
+    return tf.reshape(tf.transpose(patches, waxes + oaxes), rows_shape)
 
   flat = []
   wargs = _window_args(ctx, params)
@@ -249,7 +250,7 @@ def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
     valid = as_rows(mask, waxes)
   dtypes = [a.dtype for a in ctx.avals_in[:len(operands)]]
   outs = body_tree_reduce(ctx, body, flat, inits, dtypes, k, m, valid)
-  return [tf.reshape(o, out_aval.shape) for o in outs]
+  return [tf.reshape(o, ctx.shape_tensor(out_aval)) for o in outs]
 
 
 def _selected_position(ctx: RuleContext, patches: Any, waxes: list[int],
