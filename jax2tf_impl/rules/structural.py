@@ -143,16 +143,23 @@ def _slice(ctx: RuleContext, x: Any, *, start_indices: Any, limit_indices: Any,
 
 def _clamped_starts(ctx: RuleContext, indices: Sequence[Any],
                     index_avals: Sequence[Any], operand_shape: Sequence[Any],
-                    window_shape: Sequence[Any]) -> Any:
+                    window_shape: Sequence[Any]) -> list[DimValue]:
   """Start indices clamped to [0, dim - window], as XLA's DynamicSlice does.
 
   Indices may have any integer dtype: they are compared in a dtype wide
   enough to hold them (uint64 values above the int64 range saturate), and
-  the clamped result (always within the operand) becomes int32.
+  the clamped result (always within the operand) becomes int32. Starts that
+  are known at conversion time (constants, or a window covering the whole
+  dimension) stay Python ints.
   """
-  starts = []
+  starts: list[DimValue] = []
   for idx, aval, dim, win in zip(indices, index_avals, operand_shape,
                                  window_shape):
+    hi = _dmax(dim - win, 0)
+    static_idx = tf.get_static_value(idx)
+    if isinstance(hi, int) and (hi == 0 or static_idx is not None):
+      starts.append(min(max(int(static_idx), 0), hi) if hi else 0)
+      continue
     np_dtype = np.dtype(aval.dtype)
     wide = (np_dtype.itemsize < 4 or
             (np_dtype.itemsize == 4 and not dt.is_unsigned(np_dtype)))
@@ -160,12 +167,11 @@ def _clamped_starts(ctx: RuleContext, indices: Sequence[Any],
     i = tf.cast(idx, work)
     if np_dtype == np.uint64:
       i = tf.where(i < 0, tf.constant(np.iinfo(np.int64).max, tf.int64), i)
-    hi = _dmax(dim - win, 0)
     hi_t = tf.cast(hi, work) if not isinstance(hi, int) else tf.constant(
         hi, work)
     i = tf.clip_by_value(i, tf.zeros([], work), hi_t)
     starts.append(tf.cast(i, tf.int32))
-  return tf.stack(starts) if starts else tf.zeros([0], tf.int32)
+  return starts
 
 
 @register(lax.dynamic_slice_p)
@@ -177,7 +183,7 @@ def _dynamic_slice(ctx: RuleContext, x: Any, *start_indices: Any,
     return x
   starts = _clamped_starts(ctx, start_indices, ctx.avals_in[1:],
                            operand_shape, sizes)
-  return tf.slice(x, starts, _as_shape(sizes))
+  return tf.slice(x, _as_shape(starts), _as_shape(sizes))
 
 
 @register(lax.dynamic_update_slice_p)
