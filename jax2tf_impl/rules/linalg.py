@@ -101,6 +101,8 @@ def _cholesky_lower(a: tf.Tensor, n: Any) -> tuple[tf.Tensor, tf.Tensor]:
     lower = lower + new_col[..., :, None] * one_hot
     return j + 1, lower, ok
 
+  if static_zero(n):
+    return a, tf.ones(batch, tf.bool)
   _, lower, ok = tf.while_loop(
       lambda j, *_: j < n, body,
       [tf.constant(0), tf.zeros_like(a), tf.ones(batch, tf.bool)])
@@ -169,6 +171,8 @@ def _lu_factor(a: tf.Tensor, m: Any, n: Any, k: Any, nb: int
 
   perm0 = tf.broadcast_to(rows, tf.concat([batch, [m]], 0))
   pivots0 = tf.zeros(tf.concat([batch, [k]], 0), tf.int32)
+  if static_zero(k):  # XLA compiles the body even for 0 iterations.
+    return a, pivots0, perm0
   _, lu, pivots, perm = tf.while_loop(
       lambda j, *_: j < k, body, [tf.constant(0), a, pivots0, perm0])
   return lu, pivots, perm
@@ -200,6 +204,8 @@ def _lu_pivots_to_permutation(ctx: RuleContext, pivots: tf.Tensor, *,
     swap = _swap_index(rows, i, tf.gather(pivots, i, axis=-1))
     return i + 1, tf.gather(perm, swap, axis=nb, batch_dims=nb)
 
+  if static_zero(k):
+    return perm0
   _, perm = tf.while_loop(lambda i, _: i < k, body, [tf.constant(0), perm0])
   return perm
 
