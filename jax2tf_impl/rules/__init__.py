@@ -35,6 +35,7 @@ FAMILY_MODULES = (
     "cumulative",
     "windows",
     "indexing",
+    "scatter",
     "dot",
     "conv",
     "linalg",
