@@ -172,7 +172,7 @@ def test_unsupported_key_primitive_is_an_error():
     return keys[0] == keys[1]
 
   closed = jax.make_jaxpr(f)(KEY)
-  with pytest.raises(NotImplementedError, match="PRNG key arrays"):
+  with pytest.raises(UnsupportedPrimitiveError, match="PRNG key arrays"):
     random_keys.physicalize(closed)
 
 

@@ -39,6 +39,8 @@ from jax._src.interpreters import partial_eval as pe
 from jax._src.random import core as random_core
 from jax._src.random import prng
 
+from jax2tf_impl.errors import UnsupportedPrimitiveError
+
 # Primitives that move or select whole elements: on keys, applying them to
 # each uint32 component of the key data separately is exact.
 _COMPONENTWISE = frozenset({
@@ -62,7 +64,7 @@ _CALL_BODY = {
     "jit": "jaxpr", "pjit": "jaxpr", "closed_call": "call_jaxpr",
     "core_call": "call_jaxpr", "call": "call_jaxpr", "remat": "jaxpr",
     "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
-    "custom_vjp_call": "call_jaxpr", "custom_lin": None,
+    "custom_vjp_call": "call_jaxpr",
 }
 
 
@@ -188,10 +190,11 @@ def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
     return _CONTROL_FLOW[name](eqn, invals)
   if name in _COMPONENTWISE:
     return _componentwise(eqn, invals)
-  raise NotImplementedError(
-      f"jax2tf_impl: primitive '{name}' applied to PRNG key arrays is not "
-      f"supported (input types: {[str(v.aval) for v in eqn.invars]}); use "
-      f"jax.random.key_data() to operate on the key data instead")
+  raise UnsupportedPrimitiveError(
+      f"Cannot convert primitive '{name}' applied to PRNG key arrays "
+      f"(input types: {', '.join(str(v.aval) for v in eqn.invars)}); use "
+      f"jax.random.key_data() to operate on the key data instead.\n"
+      f"  at: {source_info_util.summarize(eqn.source_info)}")
 
 
 # ------------------------------------------------------------ key primitives
