@@ -85,11 +85,73 @@ def _safe_int_divisor(y: Any, dtype: np.dtype) -> tuple[Any, Any, Any]:
   return tf.where(bad, scalar(1, dtype), y), zero, minus_one
 
 
+def complex_divide(x: Any, y: Any) -> Any:
+  """x / y for complex values as XLA computes it: Smith's algorithm (no
+  overflow in |y|**2, unlike TF's kernel), then C99-style fixes where that
+  gives NaN + NaN*j: a zero divisor, an infinite numerator over a finite
+  divisor, a finite numerator over an infinite divisor."""
+  a, b = tf.math.real(x), tf.math.imag(x)
+  c, d = tf.math.real(y), tf.math.imag(y)
+  zero, one = tf.zeros_like(a), tf.ones_like(a)
+  inf = one * np.inf
+  c_over_d = c / d
+  denom_d = d + c_over_d * c
+  d_over_c = d / c
+  denom_c = c + d_over_c * d
+  c_smaller = tf.math.abs(c) < tf.math.abs(d)
+  re = tf.where(c_smaller, (c_over_d * a + b) / denom_d,
+                (d_over_c * b + a) / denom_c)
+  im = tf.where(c_smaller, (c_over_d * b - a) / denom_d,
+                (b - d_over_c * a) / denom_c)
+
+  def copysign(mag: Any, sign_of: Any) -> Any:
+    negative = tf.math.logical_or(
+        sign_of < zero,
+        tf.math.logical_and(tf.math.equal(sign_of, zero),
+                            tf.math.less(one / sign_of, zero)))
+    return tf.where(negative, -tf.math.abs(mag), tf.math.abs(mag))
+
+  is_inf = lambda v: tf.math.equal(tf.math.abs(v), inf)
+  is_fin = tf.math.is_finite
+  # Case 1: zero divisor, numerator not NaN + NaN*j.
+  zero_div = tf.math.logical_and(
+      tf.math.logical_and(tf.math.equal(c, zero), tf.math.equal(d, zero)),
+      tf.math.logical_or(tf.math.logical_not(tf.math.is_nan(a)),
+                         tf.math.logical_not(tf.math.is_nan(b))))
+  signed_inf = copysign(inf, c)
+  re1, im1 = signed_inf * a, signed_inf * b
+  # Case 2: infinite numerator, finite divisor.
+  inf_num = tf.math.logical_and(
+      tf.math.logical_or(is_inf(a), is_inf(b)),
+      tf.math.logical_and(is_fin(c), is_fin(d)))
+  a_unit = copysign(tf.where(is_inf(a), one, zero), a)
+  b_unit = copysign(tf.where(is_inf(b), one, zero), b)
+  re2 = inf * (a_unit * c + b_unit * d)
+  im2 = inf * (b_unit * c - a_unit * d)
+  # Case 3: finite numerator, infinite divisor.
+  inf_den = tf.math.logical_and(
+      tf.math.logical_or(is_inf(c), is_inf(d)),
+      tf.math.logical_and(is_fin(a), is_fin(b)))
+  c_unit = copysign(tf.where(is_inf(c), one, zero), c)
+  d_unit = copysign(tf.where(is_inf(d), one, zero), d)
+  re3 = zero * (a * c_unit + b * d_unit)
+  im3 = zero * (b * c_unit - a * d_unit)
+
+  both_nan = tf.math.logical_and(tf.math.is_nan(re), tf.math.is_nan(im))
+  fix = lambda v1, v2, v3, v: tf.where(
+      both_nan, tf.where(zero_div, v1, tf.where(inf_num, v2,
+                                                tf.where(inf_den, v3, v))), v)
+  return tf.complex(fix(re1, re2, re3, re), fix(im1, im2, im3, im))
+
+
 @register(lax.div_p)
 def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
   """Integer division rounds toward zero; x / 0 is -1 (all bits set, i.e.
-  UINT_MAX for unsigned) and INT_MIN / -1 wraps to INT_MIN, as XLA does."""
+  UINT_MAX for unsigned) and INT_MIN / -1 wraps to INT_MIN, as XLA does.
+  Complex division is XLA's (see complex_divide)."""
   dtype = np_dtype(ctx.aval_out)
+  if dt.is_complex(dtype):
+    return complex_divide(x, y)
   if not dt.is_integer(dtype):
     return tf.math.divide(x, y)
   y_safe, zero, minus_one = _safe_int_divisor(y, dtype)
@@ -215,7 +277,11 @@ def integer_power(x: Any, y: int, one: Any) -> Any:
     y >>= 1
     if y > 0:
       x = tf.math.multiply(x, x)
-  return tf.math.divide(one, acc) if is_reciprocal else acc
+  if not is_reciprocal:
+    return acc
+  if acc.dtype.is_complex:
+    return complex_divide(tf.math.multiply(tf.ones_like(acc), one), acc)
+  return tf.math.divide(one, acc)
 
 
 @register(lax.integer_pow_p)
@@ -288,30 +354,41 @@ def _round(ctx: RuleContext, x: Any, *, rounding_method: Any) -> Any:
   dtype = np_dtype(ctx.aval_out)
   trunc = tf.where(x < scalar(0, dtype), tf.math.ceil(x), tf.math.floor(x))
   frac = tf.math.abs(tf.math.subtract(x, trunc))
-  step = tf.where(frac >= scalar(0.5, dtype), tf.math.sign(x),
-                  scalar(0, dtype))
-  return tf.math.add(trunc, step)
+  return tf.where(frac >= scalar(0.5, dtype),
+                  tf.math.add(trunc, tf.math.sign(x)), trunc)
 
 
 @register(lax.nextafter_p)
 def _nextafter(ctx: RuleContext, x: Any, y: Any) -> Any:
   """The next representable value after x towards y (denormals included).
   TF's NextAfter is float32/float64 only; 16-bit floats step the bit
-  pattern directly."""
+  pattern, comparing bits rather than values because TF flushes bfloat16
+  denormals to zero in float comparisons."""
   dtype = np_dtype(ctx.aval_out)
   if not is_half(dtype):
     return tf.math.nextafter(x, y)
-  bits = tf.bitcast(x, tf.int16)
-  zero = scalar(0, dtype)
-  away_from_zero = tf.math.equal(tf.math.greater(y, x), tf.math.greater(x, zero))
-  stepped = tf.where(away_from_zero, bits + 1, bits - 1)
+  nan_above = 0x7c00 if dtype == np.float16 else 0x7f80   # |bits| > inf: NaN
+  x_bits, y_bits = tf.bitcast(x, tf.int16), tf.bitcast(y, tf.int16)
+  magnitude = lambda bits: tf.bitwise.bitwise_and(
+      bits, tf.constant(0x7fff, tf.int16))
+  # Sign-magnitude -> ordered integers (+0 and -0 both map to 0).
+  ordered = lambda bits: tf.where(bits < 0, -magnitude(bits), bits)
+  x_ord, y_ord = ordered(x_bits), ordered(y_bits)
+  away_from_zero = tf.math.equal(y_ord > x_ord, x_ord > 0)
+  stepped = tf.where(away_from_zero, x_bits + 1, x_bits - 1)
   # From +-0 the step goes to the smallest denormal with y's sign.
-  from_zero = tf.where(tf.math.less(y, zero), tf.constant(-32767, tf.int16),
+  from_zero = tf.where(y_ord < 0, tf.constant(-32767, tf.int16),
                        tf.constant(1, tf.int16))
-  stepped = tf.where(tf.math.equal(x, zero), from_zero, stepped)
-  out = tf.bitcast(stepped, ctx.tf_dtype(dtype))
-  out = tf.where(tf.math.equal(x, y), y, out)
-  is_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
+  stepped = tf.where(tf.math.equal(x_ord, 0), from_zero, stepped)
+  equal = tf.math.equal(x_ord, y_ord)
+  if dtype != np.float16:
+    # XLA compares bfloat16 in float32 with denormals flushed to zero.
+    tiny = lambda bits: magnitude(bits) < tf.constant(0x80, tf.int16)
+    equal = tf.math.logical_or(
+        equal, tf.math.logical_and(tiny(x_bits), tiny(y_bits)))
+  out = tf.where(equal, y, tf.bitcast(stepped, x.dtype))
+  is_nan = tf.math.logical_or(magnitude(x_bits) > nan_above,
+                              magnitude(y_bits) > nan_above)
   return tf.where(is_nan, tf.math.add(x, y), out)
 
 

@@ -39,6 +39,8 @@ def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None) -> TfFn:
       if complex_fn is None:
         raise ctx.unsupported("complex operand")
       return complex_fn(x)
+    if real_fn is None:  # complex_fn handles real inputs itself.
+      return complex_fn(x)
     return _in_f32_if_half(real_fn, x)
 
   rule.__name__ = f"math_{getattr(real_fn, '__name__', 'fn')}"
@@ -55,8 +57,15 @@ def _logistic(x: Any) -> Any:
 
 
 def _exp2(x: Any) -> Any:
-  """exp(log(2) * x), as JAX lowers exp2."""
-  return tf.math.exp(tf.math.multiply(tf.constant(np.log(2), x.dtype), x))
+  """exp(log(2) * x), as JAX lowers exp2: the product is rounded to x's
+  dtype (visibly inexact for 16-bit floats) before the exp."""
+  t = tf.math.multiply(tf.constant(np.log(2), x.dtype), x)
+  return _in_f32_if_half(tf.math.exp, t)
+
+
+def _erf(x: Any) -> Any:
+  """erf, with erf(+-inf) == +-1 (TF's float64 kernel returns NaN there)."""
+  return tf.where(tf.math.is_inf(x), tf.math.sign(x), tf.math.erf(x))
 
 
 def _rsqrt_complex(x: Any) -> Any:
@@ -78,7 +87,7 @@ def _cbrt(x: Any) -> Any:
 
 for _prim, _real, _complex in [
     (lax.exp_p, tf.math.exp, tf.math.exp),
-    (lax.exp2_p, _exp2, _exp2),
+    (lax.exp2_p, None, _exp2),
     (lax.log_p, tf.math.log, tf.math.log),
     (lax.log1p_p, tf.math.log1p, tf.math.log1p),
     (lax.expm1_p, tf.math.expm1, tf.math.expm1),
@@ -98,7 +107,7 @@ for _prim, _real, _complex in [
     (lax.sqrt_p, tf.math.sqrt, tf.math.sqrt),
     (lax.rsqrt_p, tf.math.rsqrt, _rsqrt_complex),
     (lax.cbrt_p, _cbrt, None),
-    (lax.erf_p, tf.math.erf, None),
+    (lax.erf_p, _erf, None),
     (lax.erfc_p, tf.math.erfc, None),
 ]:
   register(_prim)(math_unary(_real, _complex))
@@ -116,4 +125,19 @@ def _pow(ctx: RuleContext, x: Any, y: Any) -> Any:
   out_dtype = ctx.tf_dtype(ctx.aval_out)
   if dt.is_integer(ctx.avals_in[1].dtype):
     y = tf.cast(y, out_dtype)
+  if dt.is_complex(ctx.aval_out.dtype):
+    return _complex_pow(x, y)
   return _in_f32_if_half(tf.math.pow, x, y)
+
+
+def _complex_pow(x: Any, y: Any) -> Any:
+  """TF's complex pow, except for a zero base where XLA defines
+  0 ** (c + 0j) as 1 for c == 0, 0 for c > 0, and NaN + NaN*j otherwise."""
+  c, d = tf.math.real(y), tf.math.imag(y)
+  zero = tf.zeros_like(c)
+  zero_result = tf.where(
+      tf.math.logical_and(tf.math.equal(d, zero), c >= zero),
+      tf.where(tf.math.equal(c, zero), zero + 1, zero), zero + np.nan)
+  base_is_zero = tf.math.equal(x, tf.zeros_like(x))
+  return tf.where(base_is_zero, tf.complex(zero_result, zero_result * zero),
+                  tf.math.pow(x, y))
