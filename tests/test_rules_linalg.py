@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from jax import lax
+from jax._src.lax import linalg as lax_linalg
 
 import jax2tf_impl
 
@@ -265,3 +266,17 @@ def test_custom_linear_solve():
     return lax.custom_linear_solve(matvec, b, solve)
 
   assert_same(run(fn, a, b), jax_run(fn, a, b), 1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4)])
+def test_geqrf_and_householder_product(shape, dtype, mode):
+  a = rand(shape, dtype)
+
+  def fn(x):
+    r, taus = lax_linalg.geqrf(x)
+    k = min(x.shape[-2:])
+    return r, taus, lax_linalg.householder_product(r[..., :, :k], taus)
+
+  assert_same(run(fn, a, mode=mode), jax_run(fn, a), 1e-10)

@@ -233,6 +233,102 @@ def _qr(ctx: RuleContext, x: tf.Tensor, *, pivoting: bool,
   return [cast_out(ctx, q, 0), cast_out(ctx, r, 1)]
 
 
+def _reflector_column(packed: tf.Tensor, j: Any, rows: tf.Tensor
+                      ) -> tf.Tensor:
+  """v_j of a packed QR: 0 above row j, 1 at j, packed[j+1:, j] below."""
+  col = tf.gather(packed, j, axis=-1)
+  return tf.where(rows > j, col,
+                  tf.where(tf.equal(rows, j), tf.ones_like(col),
+                           tf.zeros_like(col)))
+
+
+def _geqrf_loop(a: tf.Tensor, m: Any, n: Any, k: Any
+                ) -> tuple[tf.Tensor, tf.Tensor]:
+  """LAPACK geqr2: for each column, larfg's reflector H = I - tau v v^H with
+  beta = -sign(re(alpha)) ||x|| (tau = 0 when nothing to annihilate), and
+  H^H applied to the trailing columns."""
+  rows, cols = tf.range(m), tf.range(n)
+  batch = tf.shape(a)[:-2]
+
+  def body(j, r, taus):
+    col = tf.gather(r, j, axis=-1)
+    alpha = tf.gather(col, j, axis=-1)
+    below = tf.where(rows > j, col, tf.zeros_like(col))
+    xnorm = tf.sqrt(tf.reduce_sum(tf.square(tf.abs(below)), -1))
+    alpha_re = tf.math.real(alpha)
+    alpha_im = tf.math.imag(alpha) if a.dtype.is_complex else tf.zeros_like(
+        alpha_re)
+    skip = tf.logical_and(tf.equal(xnorm, 0), tf.equal(alpha_im, 0))
+    norm = tf.sqrt(tf.square(tf.abs(alpha)) + tf.square(xnorm))
+    beta = tf.where(alpha_re >= 0, -norm, norm)
+    beta = tf.where(skip, alpha_re, beta)
+    safe_beta = tf.where(skip, tf.ones_like(beta), beta)
+    if a.dtype.is_complex:
+      tau = tf.complex((beta - alpha_re) / safe_beta, -alpha_im / safe_beta)
+    else:
+      tau = (beta - alpha_re) / safe_beta
+    tau = tf.where(skip, tf.zeros_like(tau), tau)
+    denom = alpha - tf.cast(beta, a.dtype)
+    denom = tf.where(skip, tf.ones_like(denom), denom)
+    v = tf.where(rows > j, col / denom[..., None],
+                 tf.where(tf.equal(rows, j), tf.ones_like(col),
+                          tf.zeros_like(col)))
+    # Trailing columns: R <- (I - conj(tau) v v^H) R.
+    trailing = tf.cast(cols > j, a.dtype)
+    vh_r = tf.linalg.matvec(r, tf.math.conj(v), transpose_a=True)
+    r = r - (tf.math.conj(tau)[..., None, None] * v[..., :, None]
+             * (vh_r * trailing)[..., None, :])
+    # Column j: beta on the diagonal, v below.
+    new_col = tf.where(rows > j, v, tf.where(
+        tf.equal(rows, j), tf.cast(beta, a.dtype)[..., None] * tf.ones_like(v),
+        col))
+    r = tf.where(tf.equal(cols, j), new_col[..., :, None], r)
+    taus = taus + tf.cast(tf.equal(tf.range(k), j), a.dtype) * tau[..., None]
+    return j + 1, r, taus
+
+  taus0 = tf.zeros(tf.concat([batch, [k]], 0), a.dtype)
+  if static_zero(k):
+    return a, taus0
+  _, r, taus = tf.while_loop(lambda j, *_: j < k, body,
+                             [tf.constant(0), a, taus0])
+  return r, taus
+
+
+@register(lax_linalg.geqrf_p)
+def _geqrf(ctx: RuleContext, x: tf.Tensor) -> list[tf.Tensor]:
+  """LAPACK geqrf: R in the upper triangle, Householder vectors below it,
+  and their scalar factors taus."""
+  aval = ctx.avals_in[0]
+  m, n = ctx.dim(aval.shape[-2]), ctx.dim(aval.shape[-1])
+  k = ctx.dim(ctx.avals_out[1].shape[-1])
+  r, taus = _geqrf_loop(to_work(x), m, n, k)
+  return [cast_out(ctx, r, 0), cast_out(ctx, taus, 1)]
+
+
+@register(lax_linalg.householder_product_p)
+def _householder_product(ctx: RuleContext, a: tf.Tensor, taus: tf.Tensor
+                         ) -> tf.Tensor:
+  """LAPACK orgqr/ungqr: the first n columns of H_0 H_1 ... H_{k-1},
+  H_i = I - taus[i] v_i v_i^H with v_i packed below a's diagonal."""
+  aval = ctx.avals_in[0]
+  m, n = ctx.dim(aval.shape[-2]), ctx.dim(aval.shape[-1])
+  k = ctx.dim(ctx.avals_in[1].shape[-1])
+  a, taus = to_work(a), to_work(taus)
+  rows = tf.range(m)
+  q0 = tf.eye(m, n, batch_shape=tf.shape(a)[:-2], dtype=a.dtype)
+  if static_zero(k):
+    return cast_out(ctx, q0)
+
+  def body(i, q):
+    v = _reflector_column(a, i, rows)
+    tau = tf.gather(taus, i, axis=-1)[..., None, None]
+    vh_q = tf.linalg.matvec(q, tf.math.conj(v), transpose_a=True)
+    return i - 1, q - tau * v[..., :, None] * vh_q[..., None, :]
+
+  _, q = tf.while_loop(lambda i, _: i >= 0, body, [k - 1, q0])
+  return cast_out(ctx, q)
+
+
 # ---------------------------------------------------------------------------
 # Triangular and tridiagonal solves
 # ---------------------------------------------------------------------------
