@@ -1,2 +1,149 @@
-"""Rules for the special family (see rules/__init__.py for the rule signature)."""
+"""Rules for special functions (gamma family, incomplete beta, erf_inv,
+Bessel, polygamma, zeta).
+
+TF's kernels (Eigen/Cephes) compute the same functions as JAX's
+decompositions to within float tolerance on the interior of the domain;
+where they differ at edge values (a == 0, infinities, poles) the rule
+patches the edge to JAX's value with `tf.where`. float16/bfloat16 are
+computed in float32 and cast back, as JAX does (its decompositions upcast
+half types, and most TF kernels lack them).
+"""
 from __future__ import annotations
+
+import math
+from typing import Callable
+
+import tensorflow as tf
+from jax import lax
+
+from jax2tf_impl.rules import register
+from jax2tf_impl.rules.context import RuleContext
+
+_HALF_TYPES = (tf.float16, tf.bfloat16)
+
+
+def _in_float32(fn: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+  """A rule computing `fn` in float32 for half types, in the operand dtype
+  otherwise; the result has the aval's dtype."""
+
+  def rule(ctx: RuleContext, *args: tf.Tensor) -> tf.Tensor:
+    out_dtype = ctx.tf_dtype(ctx.aval_out)
+    if out_dtype in _HALF_TYPES:
+      args = tuple(tf.cast(a, tf.float32) for a in args)
+    return tf.cast(fn(*args), out_dtype)
+
+  rule.__name__ = f"in_float32_{getattr(fn, '__name__', 'fn')}"
+  return rule
+
+
+def _full(like: tf.Tensor, value: float) -> tf.Tensor:
+  return tf.fill(tf.shape(like), tf.constant(value, like.dtype))
+
+
+def _nan_where(cond: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
+  return tf.where(cond, _full(out, math.nan), out)
+
+
+def _is_integer(v: tf.Tensor) -> tf.Tensor:
+  return tf.math.equal(v, tf.math.floor(v))
+
+
+register(lax.lgamma_p)(_in_float32(tf.math.lgamma))
+register(lax.digamma_p)(_in_float32(tf.math.digamma))
+register(lax.bessel_i0e_p)(_in_float32(tf.math.bessel_i0e))
+register(lax.bessel_i1e_p)(_in_float32(tf.math.bessel_i1e))
+register(lax.regularized_incomplete_beta_p)(_in_float32(tf.math.betainc))
+
+
+def _erf_inv(x: tf.Tensor) -> tf.Tensor:
+  """erf_inv accurate over the whole range, like JAX's.
+
+  TF's erfinv evaluates ndtri((1 + x) / 2), which rounds away tiny x
+  (erfinv(1e-30) = 0) and loses digits near |x| = 1. Here: a Taylor series
+  for small |x|, ndtri((1 + |x|) / 2) in the middle and -ndtri((1 - |x|) / 2)
+  (1 - |x| is exact there) near 1; the sign is restored at the end.
+  """
+  y = tf.math.abs(x)
+  z = y * math.sqrt(math.pi) / 2
+  z2 = z * z
+  # erfinv(y) = z + z^3/3 + 7 z^5/30 + 127 z^7/630 + 4369 z^9/22680
+  #             + 34807 z^11/178200 + ..., with z = sqrt(pi)/2 * y.
+  series = 34807 / 178200
+  for c in (4369 / 22680, 127 / 630, 7 / 30, 1 / 3, 1.0):
+    series = series * z2 + c
+  small = z * series
+  middle = tf.math.ndtri((1 + y) / 2) / math.sqrt(2)
+  near_one = -tf.math.ndtri((1 - y) / 2) / math.sqrt(2)
+  out = tf.where(y < 0.05, small, tf.where(y < 0.5, middle, near_one))
+  return tf.where(x < 0, -out, out)
+
+
+register(lax.erf_inv_p)(_in_float32(_erf_inv))
+
+
+def _igamma_domain_error(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """JAX's igamma/igammac domain: NaN for x < 0, a < 0, a == x == 0, NaN."""
+  return (tf.math.logical_or(
+      tf.math.logical_or(x < 0, a < 0),
+      tf.math.logical_and(tf.math.equal(a, 0), tf.math.equal(x, 0)))
+          | tf.math.is_nan(a) | tf.math.is_nan(x))
+
+
+def _igamma(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """P(a, x) with JAX's edges: 1 for a == 0 < x (TF: NaN), NaN for
+  a == inf with finite x (TF: 0), 0 at x == 0, 1 at x == inf."""
+  out = tf.math.igamma(a, x)
+  out = tf.where(tf.math.equal(a, 0), _full(out, 1.0), out)
+  out = _nan_where(tf.math.equal(a, math.inf), out)
+  out = tf.where(tf.math.equal(x, 0), _full(out, 0.0), out)
+  out = tf.where(tf.math.equal(x, math.inf), _full(out, 1.0), out)
+  return _nan_where(_igamma_domain_error(a, x), out)
+
+
+def _igammac(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """Q(a, x) with JAX's edges: 0 for a == 0 or x == inf (TF: NaN for
+  a == 0), NaN for a == inf with finite x (TF: 1)."""
+  out = tf.math.igammac(a, x)
+  out = _nan_where(tf.math.equal(a, math.inf), out)
+  out = tf.where(tf.math.equal(a, 0) | tf.math.equal(x, math.inf),
+                 _full(out, 0.0), out)
+  return _nan_where(_igamma_domain_error(a, x), out)
+
+
+def _igamma_grad_a(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """dP(a, x)/da with JAX's edges: NaN for infinite a or x (TF: 0), 0 at
+  x == 0, NaN for x < 0, a <= 0 or NaN operands (TF: 0 at x == 0)."""
+  out = tf.raw_ops.IgammaGradA(a=a, x=x)
+  out = _nan_where(tf.math.is_inf(a) | tf.math.is_inf(x), out)
+  out = tf.where(tf.math.equal(x, 0), _full(out, 0.0), out)
+  domain_error = (x < 0) | (a <= 0) | tf.math.is_nan(a) | tf.math.is_nan(x)
+  return _nan_where(domain_error, out)
+
+
+register(lax.igamma_p)(_in_float32(_igamma))
+register(lax.igammac_p)(_in_float32(_igammac))
+register(lax.igamma_grad_a_p)(_in_float32(_igamma_grad_a))
+
+
+def _polygamma(m: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """psi^(m)(x) with JAX's edges: NaN for m == inf, and for x == inf when
+  m > 0 (TF: inf and 0)."""
+  out = tf.math.polygamma(m, x)
+  return _nan_where(tf.math.equal(m, math.inf)
+                    | (tf.math.equal(x, math.inf) & (m > 0)), out)
+
+
+def _zeta(s: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
+  """Hurwitz zeta(s, q) with JAX's edges: NaN for s == inf, and for
+  q == inf unless s == 1 (TF: finite); inf at the poles q = 0, -1, ...
+  when s is an even integer <= 0 (TF: NaN)."""
+  out = tf.math.zeta(s, q)
+  even_s = _is_integer(s / 2)
+  pole = (s <= 0) & even_s & (q <= 0) & _is_integer(q)
+  out = tf.where(pole, _full(out, math.inf), out)
+  out = _nan_where(tf.math.equal(q, math.inf) & tf.math.not_equal(s, 1), out)
+  return _nan_where(tf.math.equal(s, math.inf), out)
+
+
+register(lax.polygamma_p)(_in_float32(_polygamma))
+register(lax.zeta_p)(_in_float32(_zeta))
