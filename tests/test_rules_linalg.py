@@ -280,3 +280,14 @@ def test_geqrf_and_householder_product(shape, dtype, mode):
     return r, taus, lax_linalg.householder_product(r[..., :, :k], taus)
 
   assert_same(run(fn, a, mode=mode), jax_run(fn, a), 1e-10)
+
+
+def test_cholesky_update_and_symmetric_product():
+  b = rand((4, 4), np.float64)
+  r = np.linalg.cholesky(b @ b.T + 4 * np.eye(4)).T
+  z = rand((4,), np.float64, 1)
+  c = rand((4, 4), np.float64, 2)
+  fn = lambda r, z, b, c: (lax.linalg.cholesky_update(r, z),
+                           lax_linalg.symmetric_product(b, c, alpha=2.0,
+                                                        beta=-0.5))
+  assert_same(run(fn, r, z, b, c), jax_run(fn, r, z, b, c), 1e-12)

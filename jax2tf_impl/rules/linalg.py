@@ -121,6 +121,46 @@ def _cholesky(ctx: RuleContext, x: tf.Tensor, **_: Any) -> tf.Tensor:
   return cast_out(ctx, nan_where_not(ok, lower + strict_upper, 2))
 
 
+@register(lax_linalg.cholesky_update_p)
+def _cholesky_update(ctx: RuleContext, r: tf.Tensor, z: tf.Tensor
+                     ) -> tf.Tensor:
+  """The upper factor of R^T R + z z^T by Givens rotations, row by row,
+  as JAX's implementation (rotation (c, s) from drotg of (R[k,k], z[k]))."""
+  n = ctx.dim(ctx.avals_in[0].shape[-1])
+  r, z = to_work(r), to_work(z)
+  if static_zero(n):
+    return cast_out(ctx, r)
+  rows = tf.range(n)
+
+  def body(k, r, z):
+    x, y = r[k, k], z[k]
+    denom = tf.maximum(tf.abs(x), tf.abs(y))
+    denom = tf.where(tf.equal(y, 0), tf.ones_like(denom), denom)
+    xs, ys = x / denom, y / denom
+    rh = 1 / tf.sqrt(xs * xs + ys * ys)
+    c = tf.where(tf.equal(y, 0), tf.ones_like(x), xs * rh)
+    s = tf.where(tf.equal(y, 0), tf.zeros_like(y), -ys * rh)
+    row = r[k]
+    new_row = c * row - s * z
+    z = c * z + s * row
+    r = tf.where(tf.equal(rows, k)[:, None], new_row[None, :], r)
+    return k + 1, r, z
+
+  _, r, _ = tf.while_loop(lambda k, *_: k < n, body, [tf.constant(0), r, z])
+  return cast_out(ctx, r)
+
+
+@register(lax_linalg.symmetric_product_p)
+def _symmetric_product(ctx: RuleContext, a: tf.Tensor, c: tf.Tensor, *,
+                       alpha: Any, beta: Any) -> tf.Tensor:
+  """alpha * a a^T + beta * c (a transpose, no conjugate, as JAX)."""
+  a, c = to_work(a), to_work(c)
+  aat = tf.linalg.matmul(a, a, transpose_b=True)
+  alpha = tf.constant(alpha, a.dtype)
+  beta = tf.constant(beta, a.dtype)
+  return cast_out(ctx, alpha * aat + beta * c)
+
+
 # ---------------------------------------------------------------------------
 # LU with partial pivoting
 # ---------------------------------------------------------------------------
