@@ -325,6 +325,9 @@ REAL_ONLY = [lax.cbrt, lax.erf, lax.erfc]
 @pytest.mark.parametrize("op", UNARY_MATH + REAL_ONLY,
                          ids=lambda f: f.__name__)
 def test_real_math_special_values(op, dtype, mode):
+  if op is lax.exp2 and dtype == BF16 and mode == "jit":
+    pytest.xfail("JAX rounds log(2) * x to bfloat16 before exp; XLA's TF "
+                 "bridge fuses the product in float32 (differs for |x| > 8)")
   x = np.array([0.0, -0.0, 0.3, -0.7, 1.0, 2.0, -8.0, 27.0, 100.0, np.inf,
                 -np.inf, np.nan], dtype)
   tol = {np.dtype(np.float64): 1e-13, np.dtype(np.float32): 2e-6}.get(

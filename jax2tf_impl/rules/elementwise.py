@@ -358,16 +358,23 @@ def _round(ctx: RuleContext, x: Any, *, rounding_method: Any) -> Any:
                   tf.math.add(trunc, tf.math.sign(x)), trunc)
 
 
-@register(lax.nextafter_p)
-def _nextafter(ctx: RuleContext, x: Any, y: Any) -> Any:
-  """The next representable value after x towards y (denormals included).
-  TF's NextAfter is float32/float64 only; 16-bit floats step the bit
-  pattern, comparing bits rather than values because TF flushes bfloat16
-  denormals to zero in float comparisons."""
-  dtype = np_dtype(ctx.aval_out)
-  if not is_half(dtype):
-    return tf.math.nextafter(x, y)
-  nan_above = 0x7c00 if dtype == np.float16 else 0x7f80   # |bits| > inf: NaN
+def _equal_flushing_denormals(x: Any, y: Any, dtype: np.dtype) -> Any:
+  """x == y as XLA on CPU compares floats: denormals (of float32/float64,
+  bfloat16 being compared in float32) count as zero. float16 is compared in
+  float32, where its denormals are normal numbers."""
+  equal = tf.math.equal(x, y)
+  if dtype == np.float16:
+    return equal
+  compare_dtype = np.float64 if dtype == np.float64 else np.float32
+  tiny = scalar(np.finfo(compare_dtype).tiny, compare_dtype)
+  small = lambda v: tf.math.less(tf.math.abs(tf.cast(v, tiny.dtype)), tiny)
+  return tf.math.logical_or(
+      equal, tf.math.logical_and(small(x), small(y)))
+
+
+def _nextafter_16bit(x: Any, y: Any, dtype: np.dtype) -> Any:
+  """nextafter for 16-bit floats by stepping the bit pattern (comparing
+  bits, not values: TF flushes bfloat16 denormals in comparisons)."""
   x_bits, y_bits = tf.bitcast(x, tf.int16), tf.bitcast(y, tf.int16)
   magnitude = lambda bits: tf.bitwise.bitwise_and(
       bits, tf.constant(0x7fff, tf.int16))
@@ -380,16 +387,23 @@ def _nextafter(ctx: RuleContext, x: Any, y: Any) -> Any:
   from_zero = tf.where(y_ord < 0, tf.constant(-32767, tf.int16),
                        tf.constant(1, tf.int16))
   stepped = tf.where(tf.math.equal(x_ord, 0), from_zero, stepped)
-  equal = tf.math.equal(x_ord, y_ord)
-  if dtype != np.float16:
-    # XLA compares bfloat16 in float32 with denormals flushed to zero.
-    tiny = lambda bits: magnitude(bits) < tf.constant(0x80, tf.int16)
-    equal = tf.math.logical_or(
-        equal, tf.math.logical_and(tiny(x_bits), tiny(y_bits)))
-  out = tf.where(equal, y, tf.bitcast(stepped, x.dtype))
+  nan_above = 0x7c00 if dtype == np.float16 else 0x7f80   # inf's bits
   is_nan = tf.math.logical_or(magnitude(x_bits) > nan_above,
                               magnitude(y_bits) > nan_above)
-  return tf.where(is_nan, tf.math.add(x, y), out)
+  return tf.where(is_nan, tf.math.add(x, y), tf.bitcast(stepped, x.dtype))
+
+
+@register(lax.nextafter_p)
+def _nextafter(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """The next representable value after x towards y, denormals included;
+  y itself when x == y (XLA's comparison, see _equal_flushing_denormals).
+  TF's NextAfter is float32/float64 only."""
+  dtype = np_dtype(ctx.aval_out)
+  if is_half(dtype):
+    out = _nextafter_16bit(x, y, dtype)
+  else:
+    out = tf.math.nextafter(x, y)
+  return tf.where(_equal_flushing_denormals(x, y, dtype), y, out)
 
 
 # ------------------------------------------------ identity-like primitives
