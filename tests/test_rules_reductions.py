@@ -328,3 +328,25 @@ def test_reduce_window_generic_body_poly_batch():
                                   (1, 1, 2), ((0, 0), (1, 0), (0, 1)))
   check_poly(f, [_rand((2, 6, 5))], [tf.TensorSpec([None, 6, 5], tf.float32)],
              ["(b, 6, 5)"], other_args=[[_rand((4, 6, 5))]])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("prim", [lax.ge_p, lax.le_p], ids=str)
+def test_select_and_scatter_gather_nan_ties_inf(prim, mode):
+  """XLA's sequential select: ties, NaN, +-inf, padding and dilation."""
+  from jax._src.lax import windowed_reductions as wr
+  rs = np.random.RandomState(3)
+  op = rs.randint(-2, 2, size=(4, 5)).astype(np.float32)
+  op[[0, 2], [1, 4]] = np.nan
+  op[3, 0], op[1, 2] = -np.inf, np.inf
+  pads = ((1, 0), (1, 1))
+  scatter = lambda s, o: wr._select_and_scatter_add(s, o, prim, (2, 3), (1, 2),
+                                                    pads)
+  src_shape = jax.eval_shape(lambda o: wr._select_and_gather_add(
+      o, o, prim, (2, 3), (1, 2), pads, (1, 1), (1, 1)), op).shape
+  check(scatter, rs.randn(*src_shape).astype(np.float32), op, mode=mode,
+        enable_xla=False)
+  gather = lambda t, o: wr._select_and_gather_add(t, o, prim, (2, 3), (1, 2),
+                                                  pads, (2, 1), (1, 2))
+  check(gather, rs.randn(4, 5).astype(np.float32), op, mode=mode,
+        enable_xla=False)

@@ -254,58 +254,80 @@ def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
 
 
 def _selected_position(ctx: RuleContext, patches: Any, waxes: list[int],
-                       valid: Any, select_prim: Any, dtype: Any
-                       ) -> tuple[Any, int]:
-  """Per window, the flat window position (0..K-1) the select_prim picks:
-  the first largest (ge) / smallest (le) valid element; K if none valid."""
-  if select_prim in (lax.ge_p, lax.gt_p):
+                       select_prim: Any, dtype: Any, valid: Any = None
+                       ) -> tuple[Any, Any, int]:
+  """Per window, the flat window position (0..K-1) that XLA's sequential
+  select picks, and whether the reduce_window init value would beat it.
+
+  XLA folds the window in order: keep the current element if
+  `select(current, next)` (ge/le), else take the next; padding and dilation
+  holes take part with the value -inf (ge) / +inf (le) in SelectAndScatter,
+  and are skipped (`valid` False) in ReduceWindow. Without NaN the pick is
+  the first max (min). A NaN always gets selected and always gets replaced,
+  so with NaNs the pick is the first max after the last NaN, or that NaN if
+  no element follows it.
+  """
+  if select_prim is lax.ge_p:
     greater = True
-  elif select_prim in (lax.le_p, lax.lt_p):
+  elif select_prim is lax.le_p:
     greater = False
   else:
-    raise ctx.unsupported(f"select_prim {select_prim}")
+    raise ctx.unsupported(f"select_prim {select_prim} (only ge and le)")
   rank = len(patches.shape)
   oaxes = [a for a in range(rank) if a not in waxes]
   p = tf.transpose(patches, oaxes + waxes)
   lead = tf.shape(p)[:len(oaxes)]
   p = tf.reshape(p, tf.concat([lead, [-1]], 0))
   k = int(np.prod([patches.shape[a] for a in waxes], dtype=np.int64))
-  if valid is not None:
-    v = tf.reshape(tf.transpose(valid, oaxes + waxes), tf.shape(p))
-    fill = tf.constant(_identity("max" if greater else "min", dtype))
-    p = tf.where(v, p, fill)
   if dt.is_bool(dtype):
     p, dtype = tf.cast(p, tf.int8), np.int8
+  ident = tf.constant(_identity("max" if greater else "min", dtype))
+  pos = tf.range(k)
+  take = None
+  if valid is not None:
+    take = tf.reshape(tf.transpose(valid, oaxes + waxes), tf.shape(p))
+  last_nan = None
+  if dt.is_float(dtype):
+    nan = tf.math.is_nan(p) if take is None else tf.math.is_nan(p) & take
+    last_nan = tf.reduce_max(tf.where(nan, pos, -1), axis=-1)
+    after = pos > last_nan[..., None]
+    take = after if take is None else take & after
+  if take is not None:
+    p = tf.where(take, p, ident)
   value = (reduce_max if greater else reduce_min)(p, [len(oaxes)], dtype)
   hit = tf.equal(p, value[..., None])
-  if dt.is_float(dtype):
-    hit = hit | tf.math.is_nan(p)
-  if valid is not None:
-    hit = hit & v
-  pos = tf.range(k)
-  return tf.reduce_min(tf.where(hit, pos, k), axis=-1), k
+  if take is not None:
+    hit = hit & take
+  sel = tf.reduce_min(tf.where(hit, pos, k), axis=-1)
+  init_wins = tf.equal(value, ident)
+  if last_nan is not None:
+    sel = tf.where(tf.equal(sel, k) & (last_nan >= 0), last_nan, sel)
+    init_wins = init_wins & tf.equal(last_nan, -1)
+  return sel, init_wins, k
 
 
 @register(wr.select_and_gather_add_p)
 def _select_and_gather_add(ctx: RuleContext, tangents: Any, operand: Any, *,
                            select_prim: Any, **params: Any) -> Any:
-  """Per window, the tangent at the operand's selected (max/min) element."""
+  """Per window, the tangent at the operand element XLA's reduce_window of
+  (operand, tangent) pairs selects; the init pair (-inf/+inf, 0) comes
+  first, so a window of only -inf (+inf) gives 0."""
   dtype = ctx.avals_in[1].dtype
   wargs = _window_args(ctx, params)
-  kind = "max" if select_prim in (lax.ge_p, lax.gt_p) else "min"
+  kind = "max" if select_prim is lax.ge_p else "min"
   patches, waxes = window_patches(ctx, operand,
                                   tf.constant(_identity(kind, dtype)), **wargs)
   tpatches, _ = window_patches(ctx, tangents, tf.zeros((), tangents.dtype),
                                **wargs)
-  valid = _valid_mask(ctx, wargs)
-  sel, k = _selected_position(ctx, patches, waxes, valid, select_prim, dtype)
+  sel, init_wins, k = _selected_position(ctx, patches, waxes, select_prim,
+                                         dtype, _valid_mask(ctx, wargs))
+  sel = tf.where(init_wins, k, sel)
   rank = len(tpatches.shape)
   oaxes = [a for a in range(rank) if a not in waxes]
   t = tf.transpose(tpatches, oaxes + waxes)
   t = tf.reshape(t, tf.concat([tf.shape(t)[:len(oaxes)], [-1]], 0))
   one_hot = tf.equal(tf.range(k), sel[..., None])
-  out = tf.reduce_sum(tf.where(one_hot, t, tf.zeros((), t.dtype)), axis=-1)
-  return out
+  return tf.reduce_sum(tf.where(one_hot, t, tf.zeros((), t.dtype)), axis=-1)
 
 
 def _valid_mask(ctx: RuleContext, wargs: dict[str, Any]) -> Any:
@@ -322,8 +344,8 @@ def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
                             padding: Sequence[tuple[int, int]]) -> Any:
   """Adds each source value at its window's selected operand element.
 
-  XLA's SelectAndScatter never selects padding; a window of padding only
-  drops its source value.
+  Padding takes part in the selection as -inf (ge) / +inf (le), as in
+  XLA; a source value whose window selects padding is dropped.
   """
   op_aval = ctx.avals_in[1]
   dtype = op_aval.dtype
@@ -335,11 +357,10 @@ def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
                window_dimensions=window_dimensions,
                window_strides=window_strides, padding=padding,
                base_dilation=ones, window_dilation=ones)
-  kind = "max" if select_prim in (lax.ge_p, lax.gt_p) else "min"
+  kind = "max" if select_prim is lax.ge_p else "min"
   patches, waxes = window_patches(ctx, operand,
                                   tf.constant(_identity(kind, dtype)), **wargs)
-  valid = _valid_mask(ctx, wargs)
-  sel, k = _selected_position(ctx, patches, waxes, valid, select_prim, dtype)
+  sel, _, k = _selected_position(ctx, patches, waxes, select_prim, dtype)
   # Padded-operand coordinates of each window's selected element.
   outs = [ctx.dim(d) for d in ctx.avals_in[0].shape]
   padded = [ctx.dim(d) + lo + hi for d, (lo, hi) in zip(op_aval.shape, padding)]
@@ -356,10 +377,9 @@ def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
   total = 1
   for d in padded:
     total = total * d
-  flat = tf.where(sel < k, flat, total)  # windows of padding: dropped.
   out = _segment_sum(tf.reshape(source, [-1]), tf.reshape(flat, [-1]),
-                     total + 1, dtype)
-  out = tf.reshape(out[:total], padded if all(isinstance(d, int) for d in padded)
+                     total, dtype)
+  out = tf.reshape(out, padded if all(isinstance(d, int) for d in padded)
                    else tf.stack(padded))
   begin = [lo for lo, _ in padding]
   return tf.slice(out, begin, ctx.shape_tensor(op_aval))
