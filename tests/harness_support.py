@@ -173,7 +173,7 @@ def run_converted(harness: Any, args: list[Any], mode: str,
     outs = tf.function(converted, autograph=False, jit_compile=True)(*tf_args)
   else:
     raise ValueError(mode)
-  return [np.asarray(x) for x in tf.nest.flatten(outs)]
+  return [np.asarray(x.numpy()) for x in tf.nest.flatten(outs)]
 
 
 DEFAULT_TOL = {

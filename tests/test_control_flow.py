@@ -163,3 +163,16 @@ def test_checkpoint_forward_and_gradient():
     y = jax2tf_impl.convert(f)(xv)
   np.testing.assert_allclose(y, f(X), rtol=1e-6)
   np.testing.assert_allclose(tape.gradient(y, xv), jax.grad(f)(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_vmapped_while_loop_with_batched_predicate(mode):
+  def f(x, y):
+    def body(c):
+      a, b = c
+      return a * 2.0, b + 1.0
+    return jax.vmap(lambda a, b: lax.while_loop(
+        lambda c: c[0] < 10.0, body, (a, b)))(x, y)
+  x = np.array([1.0, 3.0, 20.0, 0.5], np.float32)
+  y = np.zeros((4, 3), np.float32)
+  check(f, x, y, mode=mode)

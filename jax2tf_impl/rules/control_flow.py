@@ -53,18 +53,36 @@ def _while(ctx: RuleContext, *args: Any, cond_jaxpr: Any, body_jaxpr: Any,
   if not init:
     raise ctx.unsupported("a while loop without loop-carried values")
   carry_avals = ctx.avals_out
+  pred_shape = cond_jaxpr.out_avals[0].shape
 
   def cond_fn(*carry: Any) -> Any:
     (pred,) = ctx.interpret(cond_jaxpr, *cond_consts, *carry)
-    return pred
+    # A batched predicate (vmap of a while loop) keeps looping while any
+    # element is still running, as in XLA's lowering.
+    return tf.reduce_any(pred) if pred_shape else pred
 
   def body_fn(*carry: Any) -> list[Any]:
-    return list(ctx.interpret(body_jaxpr, *body_consts, *carry))
+    new = list(ctx.interpret(body_jaxpr, *body_consts, *carry))
+    if not pred_shape:
+      return new
+    (pred,) = ctx.interpret(cond_jaxpr, *cond_consts, *carry)
+    # Elements whose predicate is already false keep their carry.
+    return [_select_leading(ctx, pred, n, old, a)
+            for n, old, a in zip(new, carry, carry_avals)]
 
   outs = tf.while_loop(
       cond_fn, body_fn, init,
       shape_invariants=[_invariant(ctx, a) for a in carry_avals])
   return list(outs)
+
+
+def _select_leading(ctx: RuleContext, pred: Any, new: Any, old: Any,
+                    aval: Any) -> Any:
+  """where(pred, new, old) with `pred` broadcast along trailing dimensions."""
+  extra = len(aval.shape) - len(pred.shape)
+  p = tf.reshape(pred, tf.concat([tf.shape(pred), tf.ones([extra], tf.int32)],
+                                 0)) if extra else pred
+  return tf.where(tf.broadcast_to(p, tf.shape(new)), new, old)
 
 
 @register(lcf.scan_p)
