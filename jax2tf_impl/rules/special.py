@@ -52,7 +52,27 @@ register(lax.lgamma_p)(_in_float32(tf.math.lgamma))
 register(lax.digamma_p)(_in_float32(tf.math.digamma))
 register(lax.bessel_i0e_p)(_in_float32(tf.math.bessel_i0e))
 register(lax.bessel_i1e_p)(_in_float32(tf.math.bessel_i1e))
-register(lax.regularized_incomplete_beta_p)(_in_float32(tf.math.betainc))
+
+
+def _betainc(a: tf.Tensor, b: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+  """I_x(a, b) with JAX's edges (TF gives NaN for a == 0 or b == 0): the
+  limits a -> 0 (or b -> inf) and b -> 0 (or a -> inf) are step functions
+  of x; NaN outside 0 <= x <= 1, for negative a/b, or both limits at once."""
+  out = tf.math.betainc(a, b, x)
+  a_limit = tf.math.equal(a, 0) | tf.math.equal(b, math.inf)
+  b_limit = tf.math.equal(b, 0) | tf.math.equal(a, math.inf)
+  x_is_zero = tf.math.equal(x, 0)
+  x_is_one = tf.math.equal(x, 1)
+  zero = (b_limit & ~x_is_one) | (a_limit & x_is_zero)
+  one = (a_limit & ~x_is_zero) | (b_limit & x_is_one)
+  out = tf.where(zero, _full(out, 0.0), out)
+  out = tf.where(one, _full(out, 1.0), out)
+  nan = ((a < 0) | (b < 0) | (x < 0) | (x > 1) | (a_limit & b_limit)
+         | tf.math.is_nan(a) | tf.math.is_nan(b) | tf.math.is_nan(x))
+  return _nan_where(nan, out)
+
+
+register(lax.regularized_incomplete_beta_p)(_in_float32(_betainc))
 
 
 def _erf_inv(x: tf.Tensor) -> tf.Tensor:
@@ -90,21 +110,34 @@ def _igamma_domain_error(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
 
 
 def _igamma(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
-  """P(a, x) with JAX's edges: 1 for a == 0 < x (TF: NaN), NaN for
-  a == inf with finite x (TF: 0), 0 at x == 0, 1 at x == inf."""
+  """P(a, x) with JAX's edges (TF differs at a == 0 and a == inf).
+
+  JAX evaluates a == 0 through its continued fraction for x >= 1 (giving 1)
+  and its series otherwise (giving NaN); for a == inf the series prefactor
+  x^a e^-x / Gamma(a) is 0 for x < 1 and NaN (inf - inf) for x >= 1.
+  Then 0 at x == 0, 1 at x == inf, NaN outside the domain.
+  """
   out = tf.math.igamma(a, x)
-  out = tf.where(tf.math.equal(a, 0), _full(out, 1.0), out)
-  out = _nan_where(tf.math.equal(a, math.inf), out)
+  x_ge_one = x >= 1
+  out = tf.where(tf.math.equal(a, 0),
+                 tf.where(x_ge_one, _full(out, 1.0), _full(out, math.nan)),
+                 out)
+  out = tf.where(tf.math.equal(a, math.inf),
+                 tf.where(x_ge_one, _full(out, math.nan), _full(out, 0.0)),
+                 out)
   out = tf.where(tf.math.equal(x, 0), _full(out, 0.0), out)
   out = tf.where(tf.math.equal(x, math.inf), _full(out, 1.0), out)
   return _nan_where(_igamma_domain_error(a, x), out)
 
 
 def _igammac(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
-  """Q(a, x) with JAX's edges: 0 for a == 0 or x == inf (TF: NaN for
-  a == 0), NaN for a == inf with finite x (TF: 1)."""
+  """Q(a, x) with JAX's edges: for a == inf, 1 - (JAX's series) = 1 for
+  x < 1 and NaN for x >= 1 (TF: NaN / 1); 0 for a == 0 (TF: NaN) or
+  x == inf; NaN outside the domain."""
   out = tf.math.igammac(a, x)
-  out = _nan_where(tf.math.equal(a, math.inf), out)
+  out = tf.where(tf.math.equal(a, math.inf),
+                 tf.where(x >= 1, _full(out, math.nan), _full(out, 1.0)),
+                 out)
   out = tf.where(tf.math.equal(a, 0) | tf.math.equal(x, math.inf),
                  _full(out, 0.0), out)
   return _nan_where(_igamma_domain_error(a, x), out)
@@ -134,15 +167,18 @@ def _polygamma(m: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
 
 
 def _zeta(s: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
-  """Hurwitz zeta(s, q) with JAX's edges: NaN for s == inf, and for
+  """Hurwitz zeta(s, q) with JAX's edges: NaN for s == +-inf, and for
   q == inf unless s == 1 (TF: finite); inf at the poles q = 0, -1, ...
-  when s is an even integer <= 0 (TF: NaN)."""
+  when s is an even integer <= 0 (TF: NaN), and at s == 1."""
   out = tf.math.zeta(s, q)
   even_s = _is_integer(s / 2)
   pole = (s <= 0) & even_s & (q <= 0) & _is_integer(q)
+  # s == 1 is a pole for every q, NaN included (XLA's kernel gives NaN for
+  # q = 0, -1, ...).
+  pole = pole | tf.math.equal(s, 1)
   out = tf.where(pole, _full(out, math.inf), out)
   out = _nan_where(tf.math.equal(q, math.inf) & tf.math.not_equal(s, 1), out)
-  return _nan_where(tf.math.equal(s, math.inf), out)
+  return _nan_where(tf.math.is_inf(s), out)
 
 
 register(lax.polygamma_p)(_in_float32(_polygamma))
