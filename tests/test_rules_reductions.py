@@ -6,8 +6,6 @@ symbolic (polymorphic) dims, enable_xla=False (no Xla* op in the graph),
 and gradients through pooling (select_and_scatter_add). Every check
 compares with JAX's own output on the same inputs.
 """
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np

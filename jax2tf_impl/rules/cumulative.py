@@ -93,7 +93,7 @@ def _cummin(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
 def _with_wider_floats(ctx: RuleContext, x: Any, fn: Any) -> Any:
   """Runs `fn` in float32 for float16/bfloat16 (exact sums, then rounded)."""
   dtype = ctx.avals_in[0].dtype
-  if np.dtype(dtype) in (np.dtype(np.float16), np.dtype(dt.to_np_dtype(tf.bfloat16))):
+  if ctx.tf_dtype(dtype) in (tf.float16, tf.bfloat16):
     return tf.cast(fn(tf.cast(x, tf.float32)), ctx.tf_dtype(dtype))
   return fn(x)
 

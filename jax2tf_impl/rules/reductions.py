@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 import tensorflow as tf
+from jax import export as jax_export
 from jax import lax
 from jax._src.lax import lax as lax_internal
 from jax.extend import core as jcore
@@ -59,9 +60,12 @@ def _nan_propagating(fn: Binop, a: Any, b: Any) -> Any:
 
 
 def _complex_select(a: Any, b: Any, greater: bool) -> Any:
-  ar, ai, br, bi = tf.math.real(a), tf.math.imag(a), tf.math.real(b), tf.math.imag(b)
+  """max/min of complex numbers: lexicographic on (real, imag), as lax."""
+  ar, ai = tf.math.real(a), tf.math.imag(a)
+  br, bi = tf.math.real(b), tf.math.imag(b)
   cmp = tf.math.greater if greater else tf.math.less
-  pick_a = cmp(ar, br) | (tf.equal(ar, br) & cmp(ai, bi)) | (tf.equal(ar, br) & tf.equal(ai, bi))
+  same_re = tf.equal(ar, br)
+  pick_a = cmp(ar, br) | (same_re & (cmp(ai, bi) | tf.equal(ai, bi)))
   return tf.where(pick_a, a, b)
 
 
@@ -140,20 +144,26 @@ def reduce_and(x: Any, axes: Sequence[int], dtype: Any) -> Any:
 def reduce_or(x: Any, axes: Sequence[int], dtype: Any) -> Any:
   if dt.is_bool(dtype):
     return tf.reduce_any(x, axis=list(axes))
-  return tree_reduce(x, axes, or_binop(dtype), np.zeros((), dt.to_np_dtype(dtype)))
+  return tree_reduce(x, axes, or_binop(dtype), _zero(dtype))
 
 
 def reduce_xor(x: Any, axes: Sequence[int], dtype: Any) -> Any:
   if dt.is_bool(dtype):
     ones = tf.reduce_sum(tf.cast(x, tf.int64), axis=list(axes))
     return tf.equal(ones % 2, 1)
-  return tree_reduce(x, axes, xor_binop(dtype), np.zeros((), dt.to_np_dtype(dtype)))
+  return tree_reduce(x, axes, xor_binop(dtype), _zero(dtype))
+
+
+def _zero(dtype: Any) -> np.ndarray:
+  return np.zeros((), dt.to_np_dtype(dtype))
 
 
 def _all_ones(dtype: Any) -> np.ndarray:
+  """The integer with every bit set (identity of bitwise and)."""
   np_dtype = dt.to_np_dtype(dtype)
-  return np.array(-1, np.int64).astype(np_dtype) if not dt.is_unsigned(dtype) \
-      else np.array(np.iinfo(np_dtype).max, np_dtype)
+  if dt.is_unsigned(dtype):
+    return np.array(np.iinfo(np_dtype).max, np_dtype)
+  return np.array(-1, np_dtype)
 
 
 def tree_reduce(x: Any, axes: Sequence[int], binop: Binop,
@@ -173,22 +183,26 @@ def tree_reduce(x: Any, axes: Sequence[int], binop: Binop,
   x = tf.reshape(x, tf.concat([[-1], shape[len(axes):]], 0))
   n = x.shape[0]
   ident = tf.constant(identity)
+
+  def pad_row(y: Any) -> Any:
+    return tf.broadcast_to(ident, tf.shape(y[:1]))
+
   if n is not None:
     if n == 0:
       return tf.broadcast_to(ident, tf.shape(x)[1:])
     while n > 1:
       if n % 2:
-        x = tf.concat([x, tf.broadcast_to(ident, tf.shape(x[:1]))], 0)
+        x = tf.concat([x, pad_row(x)], 0)
         n += 1
       x = binop(x[:n // 2], x[n // 2:])
       n //= 2
     return x[0]
-  x = tf.concat([tf.broadcast_to(ident, tf.shape(x[:1])), x], 0)
+  x = tf.concat([pad_row(x), x], 0)  # at least one row
 
   def step(y: Any) -> Any:
     m = tf.shape(y)[0]
     y = tf.cond(m % 2 == 1,
-                lambda: tf.concat([y, tf.broadcast_to(ident, tf.shape(y[:1]))], 0),
+                lambda: tf.concat([y, pad_row(y)], 0),
                 lambda: y)
     h = tf.shape(y)[0] // 2
     return binop(y[:h], y[h:])
@@ -228,13 +242,15 @@ def arg_extreme(x: Any, axis: int, n: Any, dtype: Any, greater: bool,
   value = _reduce_extreme(x, [axis], dtype, greater)
   hit = tf.equal(x, tf.expand_dims(value, axis))
   if dt.is_inexact(dtype):
-    hit = hit | (tf.math.is_nan(tf.math.real(x)) | tf.math.is_nan(tf.math.imag(x))
-                 if dt.is_complex(dtype) else tf.math.is_nan(x))
+    if dt.is_complex(dtype):
+      re_im = (tf.math.real(x), tf.math.imag(x))
+      hit = hit | tf.math.is_nan(re_im[0]) | tf.math.is_nan(re_im[1])
+    else:
+      hit = hit | tf.math.is_nan(x)
   if indices is None:
     shape = [1] * len(x.shape)
     shape[axis] = -1
     indices = tf.reshape(tf.range(n, dtype=index_tf_dtype), shape)
-    indices = tf.broadcast_to(indices, tf.shape(x))
   big = tf.constant(indices.dtype.max, indices.dtype)
   index = tf.reduce_min(tf.where(hit, indices, big), axis=axis)
   return value, index
@@ -285,8 +301,8 @@ def monoid_of_body(jaxpr: Any) -> list[Any] | None:
       return None
     if any(isinstance(v, jcore.Literal) for v in eqn.invars):
       return None
-    if {id(v) for v in eqn.invars} != {id(jaxpr.invars[k]), id(jaxpr.invars[n + k])} \
-        or eqn.invars[0] is eqn.invars[1]:
+    wanted = {id(jaxpr.invars[k]), id(jaxpr.invars[n + k])}
+    if {id(v) for v in eqn.invars} != wanted or eqn.invars[0] is eqn.invars[1]:
       return None
     prims.append(eqn.primitive)
   return prims
@@ -363,7 +379,7 @@ def vectorized_body(body: Any, size: Any, dtypes: Sequence[Any]) -> Any:
   (an int, or None for a symbolic length named _FLAT_DIM)."""
   fun = jcore.jaxpr_as_fun(body)
   if size is None:
-    (size,) = jax.export.symbolic_shape(_FLAT_DIM)
+    (size,) = jax_export.symbolic_shape(_FLAT_DIM)
   specs = [jax.ShapeDtypeStruct((size,), d) for d in dtypes]
   return jax.make_jaxpr(jax.vmap(lambda *a: fun(*a)))(*specs)
 

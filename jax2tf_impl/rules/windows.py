@@ -27,22 +27,18 @@ from jax2tf_impl.rules.reductions import (
     reduce_min, reduce_sum)
 
 
-def _dilate(ctx: RuleContext, x: Any, axis: int, n: Any, d: int,
-            fill: Any) -> Any:
-  """Inserts d-1 copies of `fill` between the n elements along `axis`."""
+def _dilate(x: Any, axis: int, n: Any, d: int, fill: Any) -> Any:
+  """Inserts d-1 copies of `fill` between the n elements along `axis`
+  (XLA's base dilation): interleave, then drop the trailing d-1."""
   if d == 1:
     return x
   pieces = [x] + [tf.fill(tf.shape(x), fill)] * (d - 1)
   y = tf.stack(pieces, axis=axis + 1)
   shape = tf.shape(x)
-  new_shape = tf.concat([shape[:axis], [-1], shape[axis + 1:]], 0)
-  y = tf.reshape(y, new_shape)
-  begin = [0] * len(x.shape)
-  size = [-1] * len(x.shape)
-  size[axis] = tf.maximum((n - 1) * d + 1, 0) if not isinstance(n, int) \
-      else max((n - 1) * d + 1, 0)
-  return tf.slice(y, begin, tf.stack(size) if not isinstance(size[axis], int)
-                  else size)
+  y = tf.reshape(y, tf.concat([shape[:axis], [-1], shape[axis + 1:]], 0))
+  keep = (tf.maximum((n - 1) * d + 1, 0) if not isinstance(n, int)
+          else max((n - 1) * d + 1, 0))
+  return _strided_axis(y, axis, keep, 1)
 
 
 def _pad(x: Any, padding: Sequence[tuple[int, int]], fill: Any) -> Any:
@@ -70,7 +66,7 @@ def window_patches(ctx: RuleContext, x: Any, fill: Any, in_shape: Sequence[Any],
   rank = len(window_dimensions)
   dims = [ctx.dim(d) for d in in_shape]
   for a in range(rank):
-    x = _dilate(ctx, x, a, dims[a], base_dilation[a], fill)
+    x = _dilate(x, a, dims[a], base_dilation[a], fill)
   x = _pad(x, padding, fill)
   outs = [ctx.dim(d) for d in out_shape]
   window_axes = []
@@ -126,7 +122,7 @@ def separable_window_reduce(ctx: RuleContext, x: Any, fill: Any,
   rank = len(window_dimensions)
   dims = [ctx.dim(d) for d in in_shape]
   for a in range(rank):
-    x = _dilate(ctx, x, a, dims[a], base_dilation[a], fill)
+    x = _dilate(x, a, dims[a], base_dilation[a], fill)
   x = _pad(x, padding, fill)
   outs = [ctx.dim(d) for d in out_shape]
   for a in range(rank):
@@ -394,5 +390,6 @@ def _segment_sum(data: Any, ids: Any, n: Any, dtype: Any) -> Any:
           tf.uint16: tf.int32, tf.uint32: tf.int64, tf.uint64: tf.int64}
   t = data.dtype
   if t in wide:
-    return tf.cast(tf.math.unsorted_segment_sum(tf.cast(data, wide[t]), ids, n), t)
+    summed = tf.math.unsorted_segment_sum(tf.cast(data, wide[t]), ids, n)
+    return tf.cast(summed, t)
   return tf.math.unsorted_segment_sum(data, ids, n)
