@@ -115,6 +115,18 @@ def test_float_binary_special_values(op, dtype, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", FLOATS + UNSIGNED + SIGNED, ids=str)
+def test_subtract_from_constant_zero(dtype, mode):
+  # Grappler rewrites 0 - x into Neg(x): no unsigned kernel, -0.0 for +0.0.
+  x = np.array([0, 1, 2, 100], dtype)
+  if jnp.issubdtype(dtype, np.floating):
+    x = np.array([-0.0, 0.0, 1.0, np.inf, np.nan], dtype)
+  check(lambda x: (lax.sub(np.zeros((), dtype), x),
+                   lax.sub(np.zeros(x.shape, dtype), x), lax.neg(x)),
+        x, mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("op", [lax.max, lax.min], ids=["max", "min"])
 def test_complex_max_min_lexicographic(op, mode):
   x = np.array([1 + 2j, 1 + 3j, np.nan + 0j, 2 + 0j, 1 + np.nan * 1j, -0.0j],

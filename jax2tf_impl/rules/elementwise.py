@@ -37,13 +37,41 @@ def np_dtype(aval: Any) -> np.dtype:
 
 def is_half(dtype: Any) -> bool:
   """float16/bfloat16: types XLA on CPU computes in float32 and rounds."""
-  return np.dtype(dtype) in (np.dtype(np.float16), np.dtype(dt.to_np_dtype(tf.bfloat16)))
+  return np.dtype(dtype) in (np.dtype(np.float16),
+                             dt.to_np_dtype(tf.bfloat16))
 
 
 # --------------------------------------------------- add / sub / mul / neg
 
 register(lax.add_p)(binary(tf.math.add))
-register(lax.sub_p)(binary(tf.math.subtract))
+
+
+def _same_width_signed(dtype: np.dtype) -> tf.DType:
+  return tf.as_dtype(np.dtype(f"int{dtype.itemsize * 8}"))
+
+
+def _is_constant_zero(x: Any) -> bool:
+  value = tf.get_static_value(x)
+  return value is not None and not np.any(value)
+
+
+@register(lax.sub_p)
+def _sub(ctx: RuleContext, x: Any, y: Any) -> Any:
+  """x - y. Grappler rewrites `0 - y` into Neg(y), which has no unsigned
+  kernel and turns 0 - (+0.0) into -0.0; both cases are computed so that
+  the rewrite cannot apply (unsigned: in the same-width signed type, whose
+  wrap-around is the same bits)."""
+  dtype = np_dtype(ctx.aval_out)
+  if dt.is_unsigned(dtype):
+    signed = _same_width_signed(dtype)
+    diff = tf.math.subtract(tf.cast(x, signed), tf.cast(y, signed))
+    return tf.cast(diff, ctx.tf_dtype(dtype))
+  if dt.is_float(dtype) and _is_constant_zero(x):
+    neg = tf.math.negative(y)
+    zero = tf.zeros_like(neg)
+    return tf.where(tf.math.equal(y, scalar(0, dtype)), zero, neg)
+  return tf.math.subtract(x, y)
+
 register(lax.mul_p)(binary(tf.math.multiply))
 
 
@@ -62,7 +90,7 @@ def _neg(ctx: RuleContext, x: Any) -> Any:
   integer: casts between them keep the bits."""
   dtype = np_dtype(ctx.aval_out)
   if dt.is_unsigned(dtype):
-    signed = tf.as_dtype(np.dtype(f"int{dtype.itemsize * 8}"))
+    signed = _same_width_signed(dtype)
     return tf.cast(tf.math.negative(tf.cast(x, signed)), ctx.tf_dtype(dtype))
   return tf.math.negative(x)
 
