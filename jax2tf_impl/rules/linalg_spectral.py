@@ -177,7 +177,12 @@ def _eigh(ctx: RuleContext, x: tf.Tensor, *, lower: bool,
   if static_zero(n):
     return [tf.zeros(ctx.shape_tensor(a), ctx.tf_dtype(a))
             for a in ctx.avals_out]
-  w, v = tf.linalg.eigh(hermitian_from_triangle(to_work(x), lower))
+  h = hermitian_from_triangle(to_work(x), lower)
+  if (h.dtype in (tf.float64, tf.complex128) and compiling_with_xla()
+      and isinstance(n, int) and n <= _MAX_QR_ITERATION_EIGH):
+    w, v = _eigh_by_qr_iteration(h, n)
+  else:
+    w, v = tf.linalg.eigh(h)
   if subset_by_index is not None:
     w = _subset(w, subset_by_index, -1)
     v = _subset(v, subset_by_index, -1)
@@ -212,13 +217,131 @@ def _eig(ctx: RuleContext, x: tf.Tensor, *, compute_left_eigenvectors: bool,
     return [tf.zeros(ctx.shape_tensor(a), ctx.tf_dtype(a))
             for a in ctx.avals_out]
   a = to_work(x)
-  if not (compute_left_eigenvectors or compute_right_eigenvectors):
+  if compiling_with_xla():
+    w, v, v_inv = _eig_by_qr_iteration(a, n)
+  elif not (compute_left_eigenvectors or compute_right_eigenvectors):
     return [cast_out(ctx, tf.linalg.eigvals(a), 0)]
-  w, v = tf.linalg.eig(a)
+  else:
+    w, v = tf.linalg.eig(a)
+    v_inv = None
   outs = [cast_out(ctx, w, 0)]
   if compute_left_eigenvectors:
-    vl = _normalize_columns(tf.linalg.adjoint(tf.linalg.inv(v)))
+    if v_inv is None:
+      v_inv = tf.linalg.inv(v)
+    vl = _normalize_columns(tf.linalg.adjoint(v_inv))
     outs.append(cast_out(ctx, vl, len(outs)))
   if compute_right_eigenvectors:
     outs.append(cast_out(ctx, _normalize_columns(v), len(outs)))
   return outs
+
+
+def _schur_by_qr_iteration(t: tf.Tensor, n: int
+                           ) -> tuple[tf.Tensor, tf.Tensor]:
+  """Complex Schur form T = Z^H A Z (T upper triangular) of a complex `t`,
+  from XLA-compilable ops. Shifted QR steps with a Wilkinson shift from the
+  active block's trailing 2x2, applied to the active window only (so Q is
+  Q11 (+) I and converged rows stay converged); a row whose off-diagonal
+  part in the active block is below eps * max|A| deflates."""
+  eps = 1.2e-7 if t.dtype == tf.complex64 else 2.3e-16
+  nb = len(t.shape) - 2
+  batch = tf.shape(t)[:-2]
+  eye = tf.eye(n, batch_shape=batch, dtype=t.dtype)
+  idx = tf.range(n)
+  norm_a = tf.reduce_max(tf.abs(t), axis=[-2, -1])
+
+  def entry(t, i, j):
+    row = tf.gather(t, i[..., None], axis=nb, batch_dims=nb)[..., 0, :]
+    return tf.gather(row, j[..., None], axis=nb, batch_dims=nb)[..., 0]
+
+  def body(it, t, z, p):
+    row = tf.gather(t, tf.maximum(p - 1, 0), axis=nb, batch_dims=nb)
+    off = tf.where(idx < (p - 1)[..., None], tf.abs(row),
+                   tf.zeros_like(tf.abs(row)))
+    converged = tf.reduce_max(off, -1) <= eps * norm_a
+    p = tf.where(tf.logical_and(converged, p > 1), p - 1, p)
+    i1, i2 = tf.maximum(p - 2, 0), tf.maximum(p - 1, 0)
+    a11, a12 = entry(t, i1, i1), entry(t, i1, i2)
+    a21, a22 = entry(t, i2, i1), entry(t, i2, i2)
+    half_tr = (a11 + a22) / 2
+    disc = tf.sqrt(half_tr * half_tr - (a11 * a22 - a12 * a21))
+    l1, l2 = half_tr + disc, half_tr - disc
+    mu = tf.where(tf.abs(l1 - a22) < tf.abs(l2 - a22), l1, l2)
+    mu = tf.where(p > 1, mu, a22)
+    active = tf.logical_and(idx[:, None] < p[..., None, None],
+                            idx[None, :] < p[..., None, None])
+    q, _ = tf.linalg.qr(tf.where(active, t - mu[..., None, None] * eye, eye))
+    t = tf.matmul(q, tf.matmul(t, q), adjoint_a=True)
+    return it + 1, t, tf.matmul(z, q), p
+
+  p0 = tf.fill(batch, tf.constant(n))
+  _, t, z, _ = tf.while_loop(
+      lambda it, t, z, p: tf.logical_and(it < 40 * n, tf.reduce_any(p > 1)),
+      body, [tf.constant(0), t, eye, p0])
+  return tf.linalg.band_part(t, 0, -1), z
+
+
+def _complex_dtype(dtype: tf.DType) -> tf.DType:
+  return tf.complex64 if dtype in (tf.float32, tf.complex64) else (
+      tf.complex128)
+
+
+def _eig_by_qr_iteration(a: tf.Tensor, n: Any
+                         ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """w, V and V^-1 for XLA (TF's Eig op has no XLA kernel): Schur form
+  A = Z T Z^H, eigenvectors Y of T by back substitution, V = Z Y."""
+  if not isinstance(n, int):
+    raise NotImplementedError("eig under XLA needs a static matrix size")
+  cdtype = _complex_dtype(a.dtype)
+  t, z = _schur_by_qr_iteration(tf.cast(a, cdtype), n)
+  w = tf.linalg.diag_part(t)
+  y = _triangular_eigenvectors(t, w, n)
+  # V^-1 = Y^-1 Z^H; Y is unit upper triangular (XLA has no complex inverse).
+  eye = tf.eye(n, batch_shape=tf.shape(t)[:-2], dtype=cdtype)
+  y_inv = tf.linalg.triangular_solve(y, eye, lower=False)
+  return w, tf.matmul(z, y), tf.matmul(y_inv, z, adjoint_b=True)
+
+
+# Our QR iteration costs O(n^4); above this size eigh under XLA uses XLA's
+# Jacobi eigensolver (O(n^3), float32-level accuracy).
+_MAX_QR_ITERATION_EIGH = 128
+
+
+def _eigh_by_qr_iteration(h: tf.Tensor, n: Any
+                          ) -> tuple[tf.Tensor, tf.Tensor]:
+  """Ascending eigenvalues and eigenvectors of a Hermitian `h` to round-off
+  under XLA, whose own (Jacobi) eigh stops at a float32-level tolerance.
+  The Schur form of a Hermitian matrix is diagonal: V = Z."""
+  if not isinstance(n, int):
+    raise NotImplementedError("eigh under XLA needs a static matrix size")
+  t, z = _schur_by_qr_iteration(tf.cast(h, _complex_dtype(h.dtype)), n)
+  w = tf.math.real(tf.linalg.diag_part(t))
+  order = tf.argsort(w, axis=-1, stable=True)
+  nb = len(h.shape) - 2
+  w = tf.gather(w, order, axis=nb, batch_dims=nb)
+  v = tf.gather(z, order, axis=nb + 1, batch_dims=nb)
+  if not h.dtype.is_complex:
+    # Real symmetric: Z is real up to a phase per column.
+    v = tf.math.real(_normalize_columns(v))
+  return w, tf.cast(v, h.dtype)
+
+
+def _triangular_eigenvectors(t: tf.Tensor, w: tf.Tensor, n: int
+                             ) -> tf.Tensor:
+  """Columns y_i with (T - w_i) y_i = 0, y_i[i] = 1, y_i[j > i] = 0: one
+  triangular solve per i, all batched (rows/cols >= i replaced by I)."""
+  idx = tf.range(n)
+  # [..., i, n, n]: T - w_i I on the leading i x i block, identity elsewhere.
+  shifted = t[..., None, :, :] - w[..., :, None, None] * tf.eye(n, dtype=t.dtype)
+  lead = tf.logical_and(idx[None, :, None] < idx[:, None, None],
+                        idx[None, None, :] < idx[:, None, None])
+  mat = tf.where(lead, shifted, tf.eye(n, dtype=t.dtype))
+  # Tiny pivots (repeated eigenvalues) are perturbed as LAPACK trevc does.
+  diag = tf.linalg.diag_part(mat)
+  small = tf.cast(tf.abs(diag) < 1e-30, t.dtype)
+  mat = tf.linalg.set_diag(mat, diag + small * 1e-30)
+  rhs_col = tf.linalg.matrix_transpose(t)  # [..., i, n]: T[:, i] as rows
+  rhs = tf.where(idx[None, :] < idx[:, None], -rhs_col, tf.zeros_like(rhs_col))
+  sol = tf.linalg.triangular_solve(mat, rhs[..., None], lower=False)[..., 0]
+  y = sol + tf.cast(tf.equal(idx[None, :], idx[:, None]), t.dtype)
+  y = tf.where(idx[None, :] <= idx[:, None], y, tf.zeros_like(y))
+  return tf.linalg.matrix_transpose(y)  # columns are eigenvectors

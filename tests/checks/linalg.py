@@ -167,22 +167,11 @@ CHECKS = {
 }
 
 LIMITATIONS = [
-    Limitation(
-        group="eig",
-        reason="TF's Eig op has no XLA kernel (XLA has no nonsymmetric "
-               "eigensolver), so tf.function(jit_compile=True) cannot "
-               "compile it",
-        name_regex=r"shape_[a-z0-9]+_(?!0_0_)",  # non-empty matrices
-        modes=("jit",)),
     # Observed: residuals ~1e-7..2e-6 in float64 under XLA, 1e-12 in eager.
-    Limitation(
-        group="eigh",
-        reason="XLA's Jacobi eigensolver (the tf2xla kernel of "
-               "SelfAdjointEigV2) stops at a fixed float32-level tolerance, "
-               "so float64 results are accurate to ~1e-7, not to round-off",
-        dtypes=("float64", "complex128"), modes=("jit",)),
+    # Observed on the sizes >= 29 (2x2 and 2x7 stay within 1e-12).
     Limitation(
         group="svd",
+        name_regex=r"_(29_29_|2_3_29_7_.*computeuv_True|2_3_53_.*computeuv_True)",
         reason="XLA's Jacobi SVD (the tf2xla kernel of Svd) stops at a fixed "
                "float32-level tolerance, so float64 results are accurate to "
                "~1e-6, not to round-off (complex128 uses it too, through "
