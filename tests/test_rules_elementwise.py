@@ -357,6 +357,15 @@ def test_complex_math(op, dtype, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_complex_math_edges_with_finite_inputs(mode):
+  x = np.array([-1 + 0j, 0j, 1e20 + 0j, 1e20 + 1j, 1e-9 + 1e-9j, -1e-20j],
+               np.complex128)
+  fn = lambda x: (lax.log1p(x), lax.expm1(x), lax.rsqrt(x[:2]),
+                  lax.logistic(x))
+  check(fn, x, mode=mode, tol=1e-12)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_cbrt_exact_cubes_and_signed_zero(mode):
   x = np.array([-8.0, 27.0, -0.0, 0.0, 1e-300, -1e300, 2.0], np.float64)
   check(lax.cbrt, x, mode=mode, tol=1e-15)   # JAX's own cbrt(27) is inexact

@@ -16,7 +16,7 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.elementwise import is_half, scalar
+from jax2tf_impl.rules.elementwise import complex_divide, is_half
 
 TfFn = Callable[..., Any]
 
@@ -47,13 +47,33 @@ def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None) -> TfFn:
   return rule
 
 
-def _one_like(x: Any) -> tf.Tensor:
-  return tf.constant(1, x.dtype)
-
-
 def _logistic(x: Any) -> Any:
-  """1 / (1 + exp(-x)), JAX's definition (complex too)."""
-  return tf.math.reciprocal(tf.math.add(_one_like(x), tf.math.exp(-x)))
+  """1 / (1 + exp(-x)), JAX's definition for complex x."""
+  one = tf.ones_like(x)
+  return complex_divide(one, tf.math.add(one, tf.math.exp(-x)))
+
+
+def _log1p_complex(x: Any) -> Any:
+  """log(1 + x) without cancellation: the modulus part is
+  0.5 * log1p(a * (2 + a) + b**2) (log|1 + x| where that overflows), the
+  angle atan2(b, 1 + a); log1p(-1 + 0j) is -inf + 0j as in JAX."""
+  a, b = tf.math.real(x), tf.math.imag(x)
+  one = tf.ones_like(a)
+  t = a * (one + one + a) + b * b
+  modulus = tf.where(tf.math.is_finite(t), 0.5 * tf.math.log1p(t),
+                     tf.math.log(tf.math.abs(tf.complex(one + a, b))))
+  return tf.complex(modulus, tf.math.atan2(b, one + a))
+
+
+def _expm1_complex(x: Any) -> Any:
+  """exp(x) - 1 = (expm1(a) cos b - 2 sin(b/2)**2) + i exp(a) sin b, which
+  stays accurate near 0 and keeps a real input's imaginary part 0."""
+  a, b = tf.math.real(x), tf.math.imag(x)
+  half_sin = tf.math.sin(0.5 * b)
+  re = tf.math.expm1(a) * tf.math.cos(b) - 2 * half_sin * half_sin
+  im = tf.where(tf.math.equal(b, tf.zeros_like(b)), b,
+                tf.math.exp(a) * tf.math.sin(b))
+  return tf.complex(re, im)
 
 
 def _exp2(x: Any) -> Any:
@@ -69,7 +89,8 @@ def _erf(x: Any) -> Any:
 
 
 def _rsqrt_complex(x: Any) -> Any:
-  return tf.math.reciprocal(tf.math.sqrt(x))
+  """1 / sqrt(x) with XLA's complex division (rsqrt(0) == inf + nan*j)."""
+  return complex_divide(tf.ones_like(x), tf.math.sqrt(x))
 
 
 def _cbrt(x: Any) -> Any:
@@ -89,8 +110,8 @@ for _prim, _real, _complex in [
     (lax.exp_p, tf.math.exp, tf.math.exp),
     (lax.exp2_p, None, _exp2),
     (lax.log_p, tf.math.log, tf.math.log),
-    (lax.log1p_p, tf.math.log1p, tf.math.log1p),
-    (lax.expm1_p, tf.math.expm1, tf.math.expm1),
+    (lax.log1p_p, tf.math.log1p, _log1p_complex),
+    (lax.expm1_p, tf.math.expm1, _expm1_complex),
     (lax.tanh_p, tf.math.tanh, tf.math.tanh),
     (lax.logistic_p, tf.math.sigmoid, _logistic),
     (lax.sin_p, tf.math.sin, tf.math.sin),
