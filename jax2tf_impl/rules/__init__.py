@@ -28,6 +28,7 @@ XLA_OP_USES: dict[str, str] = {}
 # Families of rules, one module each. Importing a module registers its rules.
 FAMILY_MODULES = (
     "elementwise",
+    "elementwise_math",
     "bitwise",
     "special",
     "structural",

@@ -515,7 +515,3 @@ def convert(x: Any, in_dtype: Any, out_dtype: Any) -> Any:
 def _convert_element_type(ctx: RuleContext, x: Any, *, new_dtype: Any,
                           **_: Any) -> Any:
   return convert(x, ctx.avals_in[0].dtype, ctx.aval_out.dtype)
-
-
-# Transcendental and complex math.
-from jax2tf_impl.rules import elementwise_math  # noqa: E402,F401
