@@ -291,3 +291,39 @@ def test_cholesky_update_and_symmetric_product():
                            lax_linalg.symmetric_product(b, c, alpha=2.0,
                                                         beta=-0.5))
   assert_same(run(fn, r, z, b, c), jax_run(fn, r, z, b, c), 1e-12)
+
+
+@pytest.mark.parametrize("case", ["random", "identity", "repeated", "zero",
+                                  "triangular", "rotation"])
+def test_eig_under_xla(case):
+  a = {"random": rand((3, 5, 5), np.float64),
+       "identity": np.eye(4),
+       "repeated": np.diag([2.0, 1.0, 2.0, 1.0]),
+       "zero": np.zeros((3, 3)),
+       "triangular": np.triu(rand((4, 4), np.float64)),
+       "rotation": np.array([[0.0, -1.0], [1.0, 0.0]])}[case]
+  fn = lambda x: lax.linalg.eig(x, compute_left_eigenvectors=True,
+                                compute_right_eigenvectors=True)
+  w, vl, vr = run(fn, a, mode="jit")
+  wj = jax_run(fn, a)[0]
+  assert w.dtype == wj.dtype and w.shape == wj.shape
+  np.testing.assert_allclose(np.sort_complex(np.round(w.reshape(-1), 8)),
+                             np.sort_complex(np.round(wj.reshape(-1), 8)),
+                             atol=1e-8)
+  np.testing.assert_allclose(a @ vr, vr * w[..., None, :], atol=1e-10)
+  np.testing.assert_allclose(_h(vl) @ a, w[..., :, None] * _h(vl), atol=1e-10)
+  np.testing.assert_allclose(np.linalg.norm(vr, axis=-2), 1, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_eigh_float64_under_xla_is_accurate(dtype):
+  a = rand((2, 30, 30), dtype)
+  a = a + _h(a)
+  fn = lambda x: lax.linalg.eigh(x)
+  v, w = run(fn, a, mode="jit")
+  vj, wj = jax_run(fn, a)
+  assert v.dtype == vj.dtype and w.dtype == wj.dtype
+  np.testing.assert_allclose(w, wj, atol=1e-11)
+  np.testing.assert_allclose(a @ v, v * w[..., None, :], atol=1e-11)
+  np.testing.assert_allclose(_h(v) @ v, np.broadcast_to(np.eye(30), v.shape),
+                             atol=1e-12)
