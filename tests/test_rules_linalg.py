@@ -327,3 +327,21 @@ def test_eigh_float64_under_xla_is_accurate(dtype):
   np.testing.assert_allclose(a @ v, v * w[..., None, :], atol=1e-11)
   np.testing.assert_allclose(_h(v) @ v, np.broadcast_to(np.eye(30), v.shape),
                              atol=1e-12)
+
+
+def test_polymorphic_batch_decompositions():
+  a = rand((3, 4, 4), np.float32)
+  a = a + np.swapaxes(a, -1, -2)
+
+  def fn(x):
+    s = lax.linalg.svd(x, compute_uv=False)
+    w = lax.linalg.eigh(x)[1]
+    lu, piv, perm = lax.linalg.lu(x)
+    r = lax.linalg.qr(x)[1]
+    return s, w, lu, piv, perm, jnp.abs(r)
+
+  converted = jax2tf_impl.convert(fn, polymorphic_shapes=["(b, 4, 4)"])
+  f = tf.function(converted, autograph=False,
+                  input_signature=[tf.TensorSpec([None, 4, 4], tf.float32)])
+  outs = [np.asarray(o) for o in f(a)]
+  assert_same(outs, jax_run(fn, a), 1e-4)

@@ -63,6 +63,9 @@ def _svd(ctx: RuleContext, x: tf.Tensor, *, full_matrices: bool,
       s = tf.linalg.svd(a, full_matrices=full_matrices, compute_uv=False)
     return [cast_out(ctx, _subset(s, subset_by_index, -1), 0)]
   if a.dtype.is_complex and compiling_with_xla():
+    if not (isinstance(m, int) and isinstance(n, int)):
+      raise ctx.unsupported("complex SVD with symbolic dimensions under "
+                            "jit_compile (XLA's Svd is real-only)")
     s, u, v = _complex_svd_via_real(a, full_matrices)
   else:
     s, u, v = tf.linalg.svd(a, full_matrices=full_matrices, compute_uv=True)
@@ -90,8 +93,6 @@ def _complex_svd_via_real(a: tf.Tensor, full_matrices: bool
   the same combination to U, which stays consistent since A maps V's
   singular subspaces onto U's."""
   m, n = a.shape[-2], a.shape[-1]
-  if m is None or n is None:
-    raise NotImplementedError("complex SVD under XLA needs static m, n")
   s2, u2, v2 = tf.linalg.svd(_real_embedding(a), full_matrices=False)
   k = min(m, n)
   cu = tf.complex(u2[..., :m, :], u2[..., m:, :])
@@ -218,6 +219,9 @@ def _eig(ctx: RuleContext, x: tf.Tensor, *, compute_left_eigenvectors: bool,
             for a in ctx.avals_out]
   a = to_work(x)
   if compiling_with_xla():
+    if not isinstance(n, int):
+      raise ctx.unsupported("eig with a symbolic matrix size under "
+                            "jit_compile (TF's Eig has no XLA kernel)")
     w, v, v_inv = _eig_by_qr_iteration(a, n)
   elif not (compute_left_eigenvectors or compute_right_eigenvectors):
     return [cast_out(ctx, tf.linalg.eigvals(a), 0)]
@@ -289,8 +293,6 @@ def _eig_by_qr_iteration(a: tf.Tensor, n: Any
                          ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """w, V and V^-1 for XLA (TF's Eig op has no XLA kernel): Schur form
   A = Z T Z^H, eigenvectors Y of T by back substitution, V = Z Y."""
-  if not isinstance(n, int):
-    raise NotImplementedError("eig under XLA needs a static matrix size")
   cdtype = _complex_dtype(a.dtype)
   t, z = _schur_by_qr_iteration(tf.cast(a, cdtype), n)
   w = tf.linalg.diag_part(t)
@@ -311,8 +313,6 @@ def _eigh_by_qr_iteration(h: tf.Tensor, n: Any
   """Ascending eigenvalues and eigenvectors of a Hermitian `h` to round-off
   under XLA, whose own (Jacobi) eigh stops at a float32-level tolerance.
   The Schur form of a Hermitian matrix is diagonal: V = Z."""
-  if not isinstance(n, int):
-    raise NotImplementedError("eigh under XLA needs a static matrix size")
   t, z = _schur_by_qr_iteration(tf.cast(h, _complex_dtype(h.dtype)), n)
   w = tf.math.real(tf.linalg.diag_part(t))
   order = tf.argsort(w, axis=-1, stable=True)
