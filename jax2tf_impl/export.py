@@ -49,7 +49,7 @@ def _concrete(fun: Callable[..., Any], example_args: Sequence[Any],
               polymorphic_shapes: Sequence[Any] | None, enable_xla: bool
               ) -> tuple[Any, ConvertedFunction]:
   converted = convert(fun, polymorphic_shapes=polymorphic_shapes,
-                      with_gradient=False, enable_xla=enable_xla)
+                      with_gradient=True, enable_xla=enable_xla)
   signature = _input_signature(example_args, polymorphic_shapes)
   tf_fn = tf.function(converted, autograph=False, input_signature=signature)
   return tf_fn.get_concrete_function(), converted
@@ -86,7 +86,7 @@ def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
     raise ImportError("export_onnx needs tf2onnx: pip install "
                       "'jax2tf_impl[onnx]'") from e
   converted = convert(fun, polymorphic_shapes=polymorphic_shapes,
-                      with_gradient=False, enable_xla=False)
+                      with_gradient=True, enable_xla=False)
   signature = _input_signature(example_args, polymorphic_shapes)
   flat_signature = tree_util.tree_leaves(signature)
   names = [f"input_{i}" for i in range(len(flat_signature))]

@@ -176,3 +176,16 @@ def test_vmapped_while_loop_with_batched_predicate(mode):
   x = np.array([1.0, 3.0, 20.0, 0.5], np.float32)
   y = np.zeros((4, 3), np.float32)
   check(f, x, y, mode=mode)
+
+
+@pytest.mark.parametrize("enable_xla", [True, False])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_outputs_in_both_accumulation_modes(enable_xla, reverse):
+  def f(xs):
+    return lax.scan(lambda c, x: (c * 0.5 + x, (c, x * 2)), jnp.zeros(3), xs,
+                    reverse=reverse)
+  xs = np.random.RandomState(0).randn(6, 3).astype(np.float32)
+  for mode in MODES:
+    got = _run(jax2tf_impl.convert(f, enable_xla=enable_xla), mode, xs)
+    for g, e in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(f(xs))):
+      np.testing.assert_allclose(np.asarray(g), np.asarray(e), rtol=1e-6)

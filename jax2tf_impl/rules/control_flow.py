@@ -2,8 +2,8 @@
 
 cond -> tf.cond (two branches) or tf.switch_case; while -> tf.while_loop;
 scan -> tf.while_loop over an index, reading `xs` with tf.gather and
-collecting `ys` in TensorArrays (which the TFLite converter lowers to
-builtin tensor ops, keeping the loop a TFLite WHILE).
+collecting `ys` in TensorArrays, or (enable_xla=False) in preallocated
+buffers that the TFLite converter keeps as builtin ops in a TFLite WHILE.
 """
 from __future__ import annotations
 
@@ -95,30 +95,45 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
   ys_avals = ctx.avals_out[num_carry:]
   n = ctx.dim(length)
 
-  ys_arrays = [tf.TensorArray(ctx.tf_dtype(a), size=n,
+  # Portable graphs (enable_xla=False, the mode used for TFLite/ONNX) write
+  # `ys` into preallocated buffers with tensor_scatter_nd_update, which the
+  # TFLite converter handles for any shape; with enable_xla=True they go to
+  # TensorArrays, which avoid copying the buffer at every step.
+  use_buffers = not ctx.enable_xla
+  if use_buffers:
+    ys_init = [tf.zeros(ctx.shape_tensor(a), ctx.tf_dtype(a)) for a in ys_avals]
+    ys_invariants = [_invariant(ctx, a) for a in ys_avals]
+  else:
+    ys_init = [tf.TensorArray(ctx.tf_dtype(a), size=n,
                               element_shape=_invariant(ctx, a)[1:])
                for a in ys_avals]
+    ys_invariants = [tf.TensorShape(None)] * len(ys_avals)
 
   def cond_fn(i: Any, *_: Any) -> Any:
     return i < n
 
   def body_fn(i: Any, *loop: Any) -> list[Any]:
     carry = list(loop[:num_carry])
-    arrays = list(loop[num_carry:])
+    accumulators = list(loop[num_carry:])
     idx = (n - 1 - i) if reverse else i
     x_slices = [tf.gather(x, idx) for x in xs]
     outs = ctx.interpret(jaxpr, *consts, *carry, *x_slices)
     new_carry = outs[:num_carry]
     ys = outs[num_carry:]
-    arrays = [ta.write(idx, y) for ta, y in zip(arrays, ys)]
-    return [i + 1, *new_carry, *arrays]
+    if use_buffers:
+      accumulators = [tf.tensor_scatter_nd_update(buf, [[idx]], y[None])
+                      for buf, y in zip(accumulators, ys)]
+    else:
+      accumulators = [ta.write(idx, y) for ta, y in zip(accumulators, ys)]
+    return [i + 1, *new_carry, *accumulators]
 
-  loop_vars = [tf.constant(0, tf.int32), *init, *ys_arrays]
+  loop_vars = [tf.constant(0, tf.int32), *init, *ys_init]
   invariants = ([tf.TensorShape([])] +
-                [_invariant(ctx, a) for a in carry_avals] +
-                [tf.TensorShape(None)] * len(ys_arrays))
+                [_invariant(ctx, a) for a in carry_avals] + ys_invariants)
   results = tf.while_loop(cond_fn, body_fn, loop_vars,
                           shape_invariants=invariants)
   carry_out = list(results[1:1 + num_carry])
-  ys_out = [ta.stack() for ta in results[1 + num_carry:]]
+  ys_out = list(results[1 + num_carry:])
+  if not use_buffers:
+    ys_out = [ta.stack() for ta in ys_out]
   return carry_out + ys_out
