@@ -241,3 +241,21 @@ def test_no_xla_ops_and_enable_xla_false():
   types = _graph_op_types(fn, x, i, enable_xla=False)
   assert not [t for t in types if t.startswith("Xla")], types
   check_exact(fn, x, i, enable_xla=False)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32,
+                                   np.uint32, np.int64, np.uint64])
+def test_mulhi_matches_jax(dtype):
+  from jax._src.lax import lax as lax_internal
+  info = np.iinfo(dtype)
+  rng = np.random.RandomState(0)
+  edge = np.array([info.min, info.max, 0, 1, info.max // 2 + 1, info.min // 2 - 1
+                   if info.min < 0 else 3], dtype)
+  x = np.concatenate([edge, rng.randint(info.min, info.max, 50, dtype=dtype)])
+  y = np.concatenate([edge[::-1], rng.randint(info.min, info.max, 50, dtype=dtype)])
+  f = lambda a, b: lax_internal.mulhi_p.bind(a, b)
+  expected = np.asarray(jax.jit(f)(x, y))
+  for mode in ("eager", "graph"):
+    conv = jax2tf_impl.convert(f)
+    fn = conv if mode == "eager" else tf.function(conv, autograph=False)
+    np.testing.assert_array_equal(np.asarray(fn(x, y)), expected)

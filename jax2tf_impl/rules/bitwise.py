@@ -133,6 +133,44 @@ def _clz(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
 
 # --- bitcast ----------------------------------------------------------------
 
+def _mulhi_u64(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
+  """High 64 bits of the 128-bit product of two uint64 tensors (schoolbook)."""
+  mask = tf.constant(0xFFFFFFFF, tf.uint64)
+  shift = tf.constant(32, tf.uint64)
+  a_lo, a_hi = tf.bitwise.bitwise_and(a, mask), tf.bitwise.right_shift(a, shift)
+  b_lo, b_hi = tf.bitwise.bitwise_and(b, mask), tf.bitwise.right_shift(b, shift)
+  hi_lo = a_hi * b_lo
+  cross = (tf.bitwise.right_shift(a_lo * b_lo, shift)
+           + tf.bitwise.bitwise_and(hi_lo, mask) + a_lo * b_hi)
+  return (a_hi * b_hi + tf.bitwise.right_shift(hi_lo, shift)
+          + tf.bitwise.right_shift(cross, shift))
+
+
+@register(lax.mulhi_p)
+def _mulhi(ctx: RuleContext, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+  """The high half of the double-width product (used by Philox).
+
+  Up to 32 bits the product fits in 64 bits. For 64-bit operands the
+  unsigned high half is built from 32-bit pieces; the signed one follows
+  from it: hi_s(a, b) = hi_u(a, b) - (a < 0 ? b : 0) - (b < 0 ? a : 0).
+  """
+  dtype = ctx.avals_in[0].dtype
+  bits = _bit_width(dtype)
+  out = ctx.tf_dtype(ctx.aval_out)
+  if bits <= 32:
+    wide = tf.uint64 if dt.is_unsigned(dtype) else tf.int64
+    prod = tf.cast(x, wide) * tf.cast(y, wide)
+    return tf.cast(tf.bitwise.right_shift(prod, tf.constant(bits, wide)), out)
+  if dt.is_unsigned(dtype):
+    return _mulhi_u64(x, y)
+  ux, uy = _reinterpret(x, tf.uint64), _reinterpret(y, tf.uint64)
+  zero = tf.zeros_like(x)
+  high = (_mulhi_u64(ux, uy)
+          - _reinterpret(tf.where(x < 0, y, zero), tf.uint64)
+          - _reinterpret(tf.where(y < 0, x, zero), tf.uint64))
+  return _reinterpret(high, tf.int64)
+
+
 @register(lax.bitcast_convert_type_p)
 def _bitcast_convert_type(ctx: RuleContext, x: tf.Tensor, *, new_dtype: Any
                           ) -> tf.Tensor:
