@@ -331,3 +331,24 @@ def test_conv_same_padding_uses_tf_same():
       tf.TensorSpec([None, None, None, 4], tf.float32))
   types = _op_types(conc)
   assert "Conv2D" in types and "Pad" not in types and "PadV2" not in types
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["grouped_2d_strided_dilated",
+                                  "grouped_3d_dilated", "depthwise_2d",
+                                  "transposed_1d_stride_dil", "batch_groups"])
+def test_conv_gradients(name, mode):
+  """JAX's conv VJPs are convs with lhs dilation, batch groups, flipped
+  kernels: convert the gradient function itself."""
+  ls, rs, kw = CONV_CASES[name]
+  conv = _conv(**kw)
+  grad = jax.grad(lambda x, w: jnp.sum(jnp.sin(conv(x, w))), argnums=(0, 1))
+  check(grad, _rand(ls), _rand(rs), mode=mode, tol=1e-4, enable_xla=False)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dot_general_gradients(mode):
+  ls, rs, dn = DOT_CASES["two_batch_two_contract"]
+  grad = jax.grad(lambda x, y: jnp.sum(jnp.sin(lax.dot_general(x, y, dn))),
+                  argnums=(0, 1))
+  check(grad, _rand(ls), _rand(rs), mode=mode, tol=1e-4, enable_xla=False)
