@@ -352,3 +352,29 @@ def test_dot_general_gradients(mode):
   grad = jax.grad(lambda x, y: jnp.sum(jnp.sin(lax.dot_general(x, y, dn))),
                   argnums=(0, 1))
   check(grad, _rand(ls), _rand(rs), mode=mode, tol=1e-4, enable_xla=False)
+
+
+def test_conv_gradient_with_polymorphic_batch_matches_jax():
+  """The kernel gradient is a conv whose kernel has the symbolic batch as
+  its input-feature size."""
+  rng = np.random.RandomState(0)
+  w = rng.randn(3, 3, 2, 4).astype(np.float32)
+
+  def loss(w, x):
+    y = jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jnp.sum(jnp.tanh(y) ** 2)
+
+  conv = jax2tf_impl.convert(loss, polymorphic_shapes=[None, "(b, 8, 8, 2)"])
+  wv = tf.Variable(w)
+
+  @tf.function(autograph=False, input_signature=[
+      tf.TensorSpec([None, 8, 8, 2], tf.float32)])
+  def grad(x):
+    with tf.GradientTape() as tape:
+      value = conv(wv, x)
+    return tape.gradient(value, wv)
+
+  for b in (1, 3):
+    x = rng.randn(b, 8, 8, 2).astype(np.float32)
+    np.testing.assert_allclose(grad(x), jax.grad(loss)(w, x), rtol=1e-4, atol=1e-4)

@@ -278,10 +278,17 @@ def _conv_general_dilated(
   out_shape = ctx.shape(out_aval)
   kernel = [rhs_shape[d] for d in rhs_spec[2:]]
   in_features, out_features = rhs_shape[rhs_spec[1]], rhs_shape[rhs_spec[0]]
-  if not _static(kernel + [in_features, out_features]):
-    raise ctx.unsupported("conv with a symbolic kernel shape")
+  # A symbolic kernel input-feature count is what the weight gradient of a
+  # batch-polymorphic conv has (the batch becomes the contracted feature):
+  # TF's float convolutions take it at run time.
+  integer = dt.is_integer(out_dtype) or dt.is_bool(out_dtype)
+  if not _static(kernel + [out_features]) or (
+      integer and not _static([in_features])):
+    raise ctx.unsupported("conv with a symbolic kernel spatial or output-"
+                          "feature size (or symbolic input features for "
+                          "integer convs)")
   if (any(isinstance(d, int) and d == 0 for d in out_shape)
-      or 0 in kernel or in_features == 0):
+      or 0 in kernel or (isinstance(in_features, int) and in_features == 0)):
     # Empty output, or an empty sum (XLA gives zeros).
     return tf.zeros(ctx.shape_tensor(out_aval), ctx.tf_dtype(out_dtype))
 
