@@ -65,7 +65,7 @@ def make_dataset(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
   templates = np.random.RandomState(1234).rand(NUM_CLASSES, *IMAGE_SHAPE)
   rng = np.random.RandomState(seed)
   labels = rng.randint(0, NUM_CLASSES, n).astype(np.int32)
-  images = templates[labels] * 0.6 + rng.rand(n, *IMAGE_SHAPE) * 0.8
+  images = templates[labels] * 0.25 + rng.rand(n, *IMAGE_SHAPE) * 1.0
   return images.astype(np.float32), labels
 
 

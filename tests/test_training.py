@@ -24,17 +24,17 @@ def _load_example():
 def test_training_continues_in_tf_where_jax_left_off(tmp_path):
   example = _load_example()
   png = str(tmp_path / "loss.png")
-  result = example.main(["--jax-steps", "150", "--tf-steps", "60",
+  result = example.main(["--jax-steps", "200", "--tf-steps", "100",
                          "--plot", png, "--saved-model", str(tmp_path)])
   jax_losses, tf_losses = result["jax_losses"], result["tf_losses"]
   jax_start = np.mean(jax_losses[:10])
-  jax_end = np.mean(jax_losses[-20:])
-  tf_start = np.mean(tf_losses[:10])
-  tf_end = np.mean(tf_losses[-20:])
-  assert jax_end < 0.5 * jax_start  # JAX really trained
+  jax_end = np.mean(jax_losses[-25:])
+  tf_start = np.mean(tf_losses[:25])
+  tf_end = np.mean(tf_losses[-25:])
+  assert jax_end < 0.75 * jax_start  # JAX really trained
   # TF starts from JAX's level, not from an untrained model ...
-  assert tf_start < 2.0 * jax_end + 0.05, (tf_start, jax_end)
-  assert tf_start < 0.5 * jax_start
+  assert tf_start < 1.25 * jax_end, (tf_start, jax_end)
+  assert tf_start < 0.75 * jax_start
   # ... and keeps improving.
   assert tf_end < tf_start, (tf_start, tf_end)
   assert result["predict_parity"] < 1e-4
