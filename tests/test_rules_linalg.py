@@ -345,3 +345,23 @@ def test_polymorphic_batch_decompositions():
                   input_signature=[tf.TensorSpec([None, 4, 4], tf.float32)])
   outs = [np.asarray(o) for o in f(a)]
   assert_same(outs, jax_run(fn, a), 1e-4)
+
+
+@pytest.mark.parametrize("enable_xla", [True, False])
+def test_svd_float64_under_xla(enable_xla):
+  a = rand((2, 30, 20), np.float64)
+  fn = lambda x: lax.linalg.svd(x, full_matrices=False)
+  converted = tf.function(jax2tf_impl.convert(fn, enable_xla=enable_xla),
+                          autograph=False, jit_compile=True)
+  graph = converted.get_concrete_function(
+      tf.TensorSpec(a.shape, tf.float64)).graph
+  xla_ops = {op.type for op in graph.get_operations()
+             if op.type.startswith("Xla")}
+  assert xla_ops == ({"XlaSvd"} if enable_xla else set())
+  u, s, vt = [np.asarray(o) for o in converted(a)]
+  uj, sj, vtj = jax_run(fn, a)
+  assert (u.shape, vt.shape) == (uj.shape, vtj.shape)
+  # XlaSvd with a float64 tolerance; TF's own Svd under XLA stops at 1e-6.
+  tol = 1e-12 if enable_xla else 1e-5
+  np.testing.assert_allclose(s, sj, atol=tol)
+  np.testing.assert_allclose((u * s[..., None, :]) @ vt, a, atol=tol)

@@ -16,8 +16,9 @@ from typing import Any
 
 import tensorflow as tf
 from jax._src.lax import linalg as lax_linalg
+from tensorflow.compiler.tf2xla.python import xla as tfxla
 
-from jax2tf_impl.rules import register
+from jax2tf_impl.rules import declare_xla_use, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.linalg import (cast_out, compiling_with_xla,
                                       eye_like_batch, static_zero, to_work)
@@ -25,6 +26,30 @@ from jax2tf_impl.rules.linalg import (cast_out, compiling_with_xla,
 # ---------------------------------------------------------------------------
 # SVD
 # ---------------------------------------------------------------------------
+
+declare_xla_use(
+    "svd", "float64/complex128 under jit_compile: TF's Svd compiles to XLA's "
+    "Jacobi SVD with a fixed 1e-6 tolerance; XlaSvd lets us ask for "
+    "float64 round-off (without enable_xla we keep the 1e-6 result)")
+
+
+def _real_svd(ctx: RuleContext, a: tf.Tensor, full_matrices: bool,
+              compute_uv: bool) -> Any:
+  """tf.linalg.svd of a real matrix, or under XLA for float64 XlaSvd with a
+  float64 tolerance (TF's Svd kernel for XLA fixes epsilon=1e-6)."""
+  precise = (a.dtype == tf.float64 and ctx.enable_xla
+             and compiling_with_xla())
+  if not precise:
+    return tf.linalg.svd(a, full_matrices=full_matrices,
+                         compute_uv=compute_uv)
+  ctx.require_xla("a float64-accurate SVD under jit_compile")
+  s, u, v = tfxla.svd(a, max_iter=100, epsilon=1e-15, precision_config=None)
+  if not compute_uv:
+    return s
+  if not full_matrices:  # XlaSvd returns square u, v (and no static shapes)
+    k = tf.minimum(tf.shape(a)[-2], tf.shape(a)[-1])
+    u, v = u[..., :, :k], v[..., :, :k]
+  return s, u, v
 
 
 def _empty_svd(ctx: RuleContext, compute_uv: bool, full_matrices: bool
@@ -58,17 +83,17 @@ def _svd(ctx: RuleContext, x: tf.Tensor, *, full_matrices: bool,
   a = to_work(x)
   if not compute_uv:
     if a.dtype.is_complex and compiling_with_xla():
-      s = tf.linalg.svd(_real_embedding(a), compute_uv=False)[..., ::2]
+      s = _real_svd(ctx, _real_embedding(a), False, False)[..., ::2]
     else:
-      s = tf.linalg.svd(a, full_matrices=full_matrices, compute_uv=False)
+      s = _real_svd(ctx, a, full_matrices, False)
     return [cast_out(ctx, _subset(s, subset_by_index, -1), 0)]
   if a.dtype.is_complex and compiling_with_xla():
     if not (isinstance(m, int) and isinstance(n, int)):
       raise ctx.unsupported("complex SVD with symbolic dimensions under "
                             "jit_compile (XLA's Svd is real-only)")
-    s, u, v = _complex_svd_via_real(a, full_matrices)
+    s, u, v = _complex_svd_via_real(ctx, a, full_matrices)
   else:
-    s, u, v = tf.linalg.svd(a, full_matrices=full_matrices, compute_uv=True)
+    s, u, v = _real_svd(ctx, a, full_matrices, True)
   vt = tf.linalg.adjoint(v)
   if subset_by_index is not None and not full_matrices:
     s = _subset(s, subset_by_index, -1)
@@ -84,7 +109,8 @@ def _real_embedding(a: tf.Tensor) -> tf.Tensor:
   return tf.concat([tf.concat([x, -y], -1), tf.concat([y, x], -1)], -2)
 
 
-def _complex_svd_via_real(a: tf.Tensor, full_matrices: bool
+def _complex_svd_via_real(ctx: RuleContext, a: tf.Tensor,
+                          full_matrices: bool
                           ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
   """Complex SVD from the real SVD of the embedding (XLA's Svd kernel is
   real-only). Each pair of equal singular values of E spans one complex
@@ -93,7 +119,7 @@ def _complex_svd_via_real(a: tf.Tensor, full_matrices: bool
   the same combination to U, which stays consistent since A maps V's
   singular subspaces onto U's."""
   m, n = a.shape[-2], a.shape[-1]
-  s2, u2, v2 = tf.linalg.svd(_real_embedding(a), full_matrices=False)
+  s2, u2, v2 = _real_svd(ctx, _real_embedding(a), False, True)
   k = min(m, n)
   cu = tf.complex(u2[..., :m, :], u2[..., m:, :])
   cv = tf.complex(v2[..., :n, :], v2[..., n:, :])

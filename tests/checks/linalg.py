@@ -166,15 +166,6 @@ CHECKS = {
     "eig": _check_eig,
 }
 
-LIMITATIONS = [
-    # Observed: residuals ~1e-7..2e-6 in float64 under XLA, 1e-12 in eager.
-    # Observed on the sizes >= 29 (2x2 and 2x7 stay within 1e-12).
-    Limitation(
-        group="svd",
-        name_regex=r"_(29_29_|2_3_29_7_.*computeuv_True|2_3_53_.*computeuv_True)",
-        reason="XLA's Jacobi SVD (the tf2xla kernel of Svd) stops at a fixed "
-               "float32-level tolerance, so float64 results are accurate to "
-               "~1e-6, not to round-off (complex128 uses it too, through "
-               "the real embedding)",
-        dtypes=("float64", "complex128"), modes=("jit",)),
-]
+# None: what TF cannot compile under XLA (Eig, complex Svd, precise float64
+# eigh/svd) has compilable formulations in rules/linalg_spectral.py.
+LIMITATIONS: list[Limitation] = []
