@@ -3,7 +3,6 @@
 Every test compares with JAX's own output on the same inputs: PRNG bits must
 be identical, floats derived from them equal up to rounding.
 """
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -16,25 +15,10 @@ from jax._src.random import threefry2x32 as jax_threefry
 
 import jax2tf_impl
 from jax2tf_impl.errors import UnsupportedPrimitiveError
-from jax2tf_impl.rules import random_keys
+from jax2tf_impl import prng_keys as random_keys
 
 R = jax.random
 MODES = ["eager", "graph", "jit"]
-
-
-@functools.cache
-def _core_physicalizes_keys() -> bool:
-  """Whether convert() runs random_keys.physicalize (a one-line core hook)."""
-  try:
-    jax2tf_impl.convert(lambda: R.key_data(R.key(0)))()
-    return True
-  except UnsupportedPrimitiveError:
-    return False
-
-
-needs_key_hook = pytest.mark.xfail(
-    condition=not _core_physicalizes_keys(), strict=False,
-    reason="convert() must call random_keys.physicalize on traced jaxprs")
 
 
 def _run(fn, mode, *args):
@@ -115,14 +99,12 @@ API_CASES = {
 }
 
 
-@needs_key_hook
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(API_CASES))
 def test_jax_random_api(name, mode):
   check(API_CASES[name], KEY, mode=mode)
 
 
-@needs_key_hook
 def test_closed_over_typed_key_and_key_outputs():
   key = R.key(42)
   check(lambda x: x + R.normal(key, x.shape), np.zeros(3, np.float32))
@@ -132,7 +114,6 @@ def test_closed_over_typed_key_and_key_outputs():
                                 np.asarray(R.key_data(R.split(R.key(0), 3))))
 
 
-@needs_key_hook
 @pytest.mark.parametrize("enable_xla", [True, False])
 def test_polymorphic_batch(enable_xla):
   def f(k, x):

@@ -1,6 +1,6 @@
 """Rules for the random-number primitives, bit-exact with JAX.
 
-Key arrays never reach these rules: random_keys.physicalize() rewrites
+Key arrays never reach these rules: prng_keys.physicalize() rewrites
 random_seed/split/fold_in/bits/gamma into JAX's own implementations on the
 uint32 key data, which bottom out in the primitives below (threefry2x32 and
 iota_2x32_shape for the default threefry PRNG). All arithmetic is uint32 /
