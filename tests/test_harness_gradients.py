@@ -68,7 +68,7 @@ def test_harness_gradient(request, harness, mode):
   for o in out_leaves:
     o = np.asarray(o)
     if o.dtype in _FLOAT:
-      cts.append(rng.randn(*o.shape).astype(o.dtype))
+      cts.append(np.asarray(rng.randn(*o.shape)).astype(o.dtype))
     else:
       cts.append(np.zeros(o.shape, jax.dtypes.float0))
   if all(c.dtype == jax.dtypes.float0 for c in cts):

@@ -160,8 +160,23 @@ register(lax.igamma_grad_a_p)(_in_float32(_igamma_grad_a))
 
 def _polygamma(m: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
   """psi^(m)(x) with JAX's edges: NaN for m == inf, and for x == inf when
-  m > 0 (TF: inf and 0)."""
+  m > 0 (TF: inf and 0).
+
+  TF's kernel (via its Hurwitz zeta) is wrong for many negative x, where
+  JAX's is right; for m == 1 (the derivative of digamma, so every gradient
+  of digamma/lgamma) we use the reflection formula
+  psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x), whose right side only needs
+  positive arguments.
+  """
   out = tf.math.polygamma(m, x)
+  # Poles (negative integers) and -inf keep TF's edge values, as before.
+  negative = ((x < 0) & tf.math.equal(m, 1) & tf.math.is_finite(x)
+              & tf.math.not_equal(x, tf.math.round(x)))
+  reflected_x = tf.where(negative, 1 - x, x)
+  sin_pi_x = tf.math.sin(math.pi * (x - tf.math.round(x)))
+  reflected = ((math.pi ** 2) / tf.math.square(sin_pi_x)
+               - tf.math.polygamma(tf.ones_like(m), reflected_x))
+  out = tf.where(negative, reflected, out)
   return _nan_where(tf.math.equal(m, math.inf)
                     | (tf.math.equal(x, math.inf) & (m > 0)), out)
 
