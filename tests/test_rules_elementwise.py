@@ -437,3 +437,10 @@ def test_broadcasting_size_one_dims(mode):
   fn = lambda x, y: (lax.max_p.bind(x, y), lax.nextafter_p.bind(x, y),
                      lax.rem_p.bind(x, y), lax.complex_p.bind(x, y))
   check(fn, x, y, mode=mode)
+
+
+def test_sub_of_empty_constant_broadcasts_like_jax():
+  f = lambda r, s: lax.sub(r, s)
+  r, s = np.zeros((0, 0), np.float32), np.zeros((0, 1), np.float32)
+  out = jax2tf_impl.convert(f)(r, s)
+  assert out.shape == f(r, s).shape == (0, 0)

@@ -66,7 +66,8 @@ def _sub(ctx: RuleContext, x: Any, y: Any) -> Any:
     signed = _same_width_signed(dtype)
     diff = tf.math.subtract(tf.cast(x, signed), tf.cast(y, signed))
     return tf.cast(diff, ctx.tf_dtype(dtype))
-  if dt.is_float(dtype) and _is_constant_zero(x):
+  if (dt.is_float(dtype) and _is_constant_zero(x)
+      and tuple(ctx.avals_in[1].shape) == tuple(ctx.aval_out.shape)):
     neg = tf.math.negative(y)
     zero = tf.zeros_like(neg)
     return tf.where(tf.math.equal(y, scalar(0, dtype)), zero, neg)
