@@ -7,6 +7,7 @@ import sys
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import jax2tf_impl
@@ -123,3 +124,31 @@ def test_save_helper_tracks_constants_of_unattached_functions(tmp_path):
   reloaded = tf.saved_model.load(path)
   np.testing.assert_allclose(reloaded.f(x), f(x), rtol=1e-5, atol=1e-6)
   assert _dir_bytes(os.path.join(path, "variables")) >= w.nbytes
+
+
+@pytest.mark.slow
+def test_more_than_2gb_of_closed_over_weights_saves_and_reloads(tmp_path):
+  """saved_model.pb is a protobuf (2 GB limit): the weights must not be in it."""
+  n = 150_000_000  # 4 arrays x 600 MB = 2.4 GB of float32
+  weights = [np.full((n,), i + 1, np.float32) for i in range(4)]
+
+  def f(x, start):
+    # Reads a window of each full array at a run-time offset: the whole
+    # arrays are constants of the jaxpr.
+    return sum(jax.lax.dynamic_slice(jnp.asarray(w), (start,), (4,)) * x
+               for w in weights)
+
+  converted = jax2tf_impl.convert(f)
+  module = tf.Module()
+  module.f = tf.function(converted, autograph=False,
+                         input_signature=[tf.TensorSpec([4], tf.float32),
+                                          tf.TensorSpec([], tf.int32)])
+  path = str(tmp_path / "big")
+  jax2tf_impl.saved_model.save(module, path)
+  assert os.path.getsize(os.path.join(path, "saved_model.pb")) < 10_000_000
+  assert _dir_bytes(os.path.join(path, "variables")) > 2 * 2**30
+  x = np.arange(4, dtype=np.float32)
+  expected = np.asarray(f(x, np.int32(n - 10)))
+  del converted, module
+  reloaded = tf.saved_model.load(path)
+  np.testing.assert_allclose(reloaded.f(x, np.int32(n - 10)), expected, rtol=1e-6)
