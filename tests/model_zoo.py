@@ -150,16 +150,21 @@ def _lstm_p(rng, n_in):
   return {"wx": _dense(rng, n_in, 4 * HID), "wh": _dense(rng, HID, 4 * HID)}
 
 
+def lstm_cell(p, carry, x):
+  """One LSTM step: (h, c), x -> (h, c)."""
+  h, c = carry
+  gates = dense(p["wx"], x) + dense(p["wh"], h)
+  i, f, g, o = jnp.split(gates, 4, axis=-1)
+  c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+  return jax.nn.sigmoid(o) * jnp.tanh(c), c
+
+
 def lstm_layer(p, xs, reverse=False):
   """xs: (time, batch, features) -> (time, batch, HID)."""
   batch = xs.shape[1]
 
   def step(carry, x):
-    h, c = carry
-    gates = dense(p["wx"], x) + dense(p["wh"], h)
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    h, c = lstm_cell(p, carry, x)
     return (h, c), h
 
   init = (jnp.zeros((batch, HID), xs.dtype), jnp.zeros((batch, HID), xs.dtype))
@@ -187,14 +192,9 @@ def seq2seq_init(rng):
 def seq2seq_apply(params, src, tgt):
   """Teacher-forced encoder-decoder: src (b, t, 6), tgt (b, s, 6)."""
   h, _ = lstm_layer(params["enc"], jnp.transpose(src, (1, 0, 2)))
-  p = params["dec"]
 
   def step(carry, x):
-    h, c = carry
-    gates = dense(p["wx"], x) + dense(p["wh"], h)
-    i, f, g, o = jnp.split(gates, 4, axis=-1)
-    c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
-    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    h, c = lstm_cell(params["dec"], carry, x)
     return (h, c), dense(params["out"], h)
 
   _, ys = lax.scan(step, (h, jnp.zeros_like(h)), jnp.transpose(tgt, (1, 0, 2)))

@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import jax2tf_impl
 from jax2tf_impl import UnsupportedPrimitiveError, InputSpecError
+from tf_testing import run_in_mode as _run
 
 
 def _np(x):
@@ -40,12 +41,6 @@ def _params(rng=np.random.RandomState(0)):
 
 
 MODES = ["eager", "graph", "jit"]
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -7,14 +7,9 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from tf_testing import run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def check(f, *args, mode="eager", rtol=1e-6, atol=1e-6):

@@ -12,15 +12,10 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from tf_testing import run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 RNG = np.random.RandomState(0)
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def _compare(expected, got, tol):

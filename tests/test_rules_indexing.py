@@ -11,15 +11,10 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from tf_testing import run_in_mode as _run, graph_op_types as _graph_op_types
 
 MODES = ["eager", "graph", "jit"]
 GS = lax.GatherScatterMode
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def _to_np(x):
@@ -39,14 +34,6 @@ def check(f, *args, mode="eager", enable_xla=True):
     # Bit-level equality, NaNs included; -0.0 and +0.0 differ.
     np.testing.assert_array_equal(np.atleast_1d(g).view(np.uint8),
                                   np.atleast_1d(e).view(np.uint8))
-
-
-def _graph_op_types(fn, *specs):
-  conc = tf.function(fn, autograph=False).get_concrete_function(*specs)
-  types = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    types |= {n.op for n in fdef.node_def}
-  return types
 
 
 # --- gather ------------------------------------------------------------------

@@ -16,15 +16,10 @@ from jax._src.random import threefry2x32 as jax_threefry
 import jax2tf_impl
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 from jax2tf_impl import prng_keys as random_keys
+from tf_testing import run_in_mode as _run
 
 R = jax.random
 MODES = ["eager", "graph", "jit"]
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def check(f, *args, mode="eager", rtol=1e-6, **convert_kw):

@@ -15,15 +15,10 @@ from jax import lax
 from jax._src.lax import lax as lax_internal
 
 import jax2tf_impl
+from tf_testing import run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 RNG = np.random.RandomState(0)
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def _compare(expected, got, tol):

@@ -8,15 +8,10 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from tf_testing import run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 NAN = np.nan
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def check_bits(f, *args, mode="eager", **convert_kw):

@@ -12,14 +12,9 @@ from jax._src.lax import lax as lax_internal
 from jax._src.lax import slicing
 
 import jax2tf_impl
+from tf_testing import run_in_mode as _run, graph_op_types as _graph_op_types
 
 MODES = ["eager", "graph", "jit"]
-
-
-def _run(fn, mode, *args):
-  if mode == "eager":
-    return fn(*args)
-  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
 def _assert_same(expected, got):
@@ -37,14 +32,6 @@ def check(f, *args, mode="eager", enable_xla=True):
   expected = f(*args)
   converted = jax2tf_impl.convert(f, enable_xla=enable_xla)
   _assert_same(expected, _run(converted, mode, *args))
-
-
-def _graph_op_types(fn, *specs):
-  conc = tf.function(fn, autograph=False).get_concrete_function(*specs)
-  types = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    types |= {n.op for n in fdef.node_def}
-  return types
 
 
 # --- polymorphic batch dimension --------------------------------------------

@@ -1,0 +1,20 @@
+"""Small helpers shared by the unit tests: execution modes and graph inspection."""
+import tensorflow as tf
+
+MODES = ["eager", "graph", "jit"]
+
+
+def run_in_mode(fn, mode, *args):
+  """Calls `fn` eagerly, in tf.function, or in tf.function(jit_compile=True)."""
+  if mode == "eager":
+    return fn(*args)
+  return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
+
+
+def graph_op_types(fn, *specs):
+  """Every op type in fn's tf.function graph, function libraries included."""
+  conc = tf.function(fn, autograph=False).get_concrete_function(*specs)
+  types = {op.type for op in conc.graph.get_operations()}
+  for fdef in conc.graph.as_graph_def().library.function:
+    types |= {n.op for n in fdef.node_def}
+  return types
