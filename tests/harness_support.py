@@ -31,7 +31,7 @@ import tensorflow as tf
 import jax2tf_impl
 from jax2tf_impl import dtypes as dt
 
-MODES = ("eager", "graph", "jit")
+MODES = ("eager", "graph", "jit", "noxla")
 SAMPLE_PER_GROUP = int(os.environ.get("JAX2TF_IMPL_SAMPLE", "8"))
 FULL = os.environ.get("JAX2TF_IMPL_FULL", "") not in ("", "0")
 # Comma-separated group names to restrict the run to (for development).
@@ -160,12 +160,31 @@ def jax_result(harness: Any) -> tuple[list[Any], list[np.ndarray]]:
   return _jax_result_cached(harness.fullname)
 
 
+def xla_op_types(fn: Any, tf_args: list[Any]) -> set[str]:
+  """The Xla* op types in fn's tf.function graph (function libraries too)."""
+  conc = tf.function(fn, autograph=False).get_concrete_function(*tf_args)
+  types = {op.type for op in conc.graph.get_operations()}
+  for fdef in conc.graph.as_graph_def().library.function:
+    types |= {n.op for n in fdef.node_def}
+  return {t for t in types if t.startswith("Xla")}
+
+
 def run_converted(harness: Any, args: list[Any], mode: str,
                   enable_xla: bool = True) -> list[np.ndarray]:
-  """Converts the harness function and runs it in `mode`."""
+  """Converts the harness function and runs it in `mode`.
+
+  Mode "noxla": tf.function with enable_xla=False, and the graph must not
+  contain any Xla* op.
+  """
+  if mode == "noxla":
+    enable_xla = False
   converted = jax2tf_impl.convert(harness.dyn_fun, enable_xla=enable_xla)
   tf_args = [tf.constant(np.asarray(a)) for a in args]
-  if mode == "eager":
+  if mode == "noxla":
+    xla_ops = xla_op_types(converted, tf_args)
+    assert not xla_ops, f"enable_xla=False graph contains {sorted(xla_ops)}"
+    outs = tf.function(converted, autograph=False)(*tf_args)
+  elif mode == "eager":
     outs = converted(*tf_args)
   elif mode == "graph":
     outs = tf.function(converted, autograph=False)(*tf_args)

@@ -1,4 +1,7 @@
-"""JAX's own primitive harnesses, converted and compared with JAX, in three modes.
+"""JAX's own primitive harnesses, converted and compared with JAX, in four modes.
+
+Modes: eager, graph (tf.function), jit (tf.function(jit_compile=True)), and
+noxla (tf.function with enable_xla=False: the graph must hold no Xla* op).
 
 CI runs a deterministic sample per group; JAX2TF_IMPL_FULL=1 runs them all.
 """
@@ -12,9 +15,10 @@ _HARNESSES = hs.select_harnesses()
 @pytest.mark.parametrize("mode", hs.MODES)
 @pytest.mark.parametrize("harness", _HARNESSES, ids=lambda h: h.fullname)
 def test_harness(request, harness, mode):
+  enable_xla = mode != "noxla"
   request.node.harness_info = dict(group=harness.group_name,
                                    name=harness.fullname, mode=mode,
-                                   enable_xla=True)
+                                   enable_xla=enable_xla)
   why = hs.jax_unimplemented_on_cpu(harness)
   if why:
     pytest.skip(f"JAX itself does not run this on CPU: {why}")
@@ -22,7 +26,7 @@ def test_harness(request, harness, mode):
     hs.jax_result(harness)
   except Exception as e:  # JAX cannot run it here: nothing to compare with.
     pytest.skip(f"JAX itself fails on CPU: {type(e).__name__}: {str(e)[:200]}")
-  lim = hs.find_limitation(harness, mode, True)
+  lim = hs.find_limitation(harness, mode, enable_xla)
   if lim is not None:
     request.applymarker(pytest.mark.xfail(reason=lim.reason, strict=False))
   hs.check_harness(harness, mode)
