@@ -46,7 +46,9 @@ def pytest_runtest_makereport(item, call):
     if hasattr(report, "wasxfail"):
       status = "xpassed" if report.passed else "xfailed"
     msg = ""
-    if report.longrepr is not None and status != "passed":
+    if isinstance(report.longrepr, tuple):  # skips: (file, line, message)
+      msg = str(report.longrepr[2])[:400]
+    elif report.longrepr is not None and status != "passed":
       msg = str(getattr(report.longrepr, "reprcrash", None) and
                 report.longrepr.reprcrash.message or report.longrepr)[:400]
     if hasattr(report, "wasxfail"):
