@@ -12,25 +12,10 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
-from tf_testing import run_in_mode as _run
+from tf_testing import compare_nested as _compare, run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 RNG = np.random.RandomState(0)
-
-
-def _compare(expected, got, tol):
-  if isinstance(expected, (tuple, list)):
-    assert len(expected) == len(got)
-    for e, g in zip(expected, got):
-      _compare(e, g, tol)
-    return
-  expected, got = np.asarray(expected), np.asarray(got)
-  assert expected.dtype == got.dtype, (expected.dtype, got.dtype)
-  assert expected.shape == got.shape, (expected.shape, got.shape)
-  if np.issubdtype(expected.dtype, np.inexact):
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
-  else:
-    np.testing.assert_array_equal(got, expected)
 
 
 def check(f, *args, mode="eager", tol=1e-5, enable_xla=True):

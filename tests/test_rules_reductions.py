@@ -15,26 +15,10 @@ from jax import lax
 from jax._src.lax import lax as lax_internal
 
 import jax2tf_impl
-from tf_testing import run_in_mode as _run
+from tf_testing import compare_nested as _compare, run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 RNG = np.random.RandomState(0)
-
-
-def _compare(expected, got, tol):
-  if isinstance(expected, (tuple, list)):
-    assert len(expected) == len(got)
-    for e, g in zip(expected, got):
-      _compare(e, g, tol)
-    return
-  expected, got = np.asarray(expected), np.asarray(got)
-  assert expected.dtype == got.dtype, (expected.dtype, got.dtype)
-  assert expected.shape == got.shape, (expected.shape, got.shape)
-  if np.issubdtype(expected.dtype, np.inexact):
-    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol,
-                               equal_nan=True)
-  else:
-    np.testing.assert_array_equal(got, expected)
 
 
 def _op_types(conc):

@@ -1,4 +1,5 @@
 """Small helpers shared by the unit tests: execution modes and graph inspection."""
+import numpy as np
 import tensorflow as tf
 
 MODES = ["eager", "graph", "jit"]
@@ -18,3 +19,19 @@ def graph_op_types(fn, *specs):
   for fdef in conc.graph.as_graph_def().library.function:
     types |= {n.op for n in fdef.node_def}
   return types
+
+
+def compare_nested(expected, got, tol):
+  """Same structure, dtypes and shapes; values within `tol` (NaN == NaN)."""
+  if isinstance(expected, (tuple, list)):
+    assert len(expected) == len(got)
+    for e, g in zip(expected, got):
+      compare_nested(e, g, tol)
+    return
+  expected, got = np.asarray(expected), np.asarray(got)
+  assert expected.dtype == got.dtype, (expected.dtype, got.dtype)
+  assert expected.shape == got.shape, (expected.shape, got.shape)
+  if np.issubdtype(expected.dtype, np.inexact):
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol, equal_nan=True)
+  else:
+    np.testing.assert_array_equal(got, expected)

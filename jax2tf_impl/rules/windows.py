@@ -54,6 +54,17 @@ def _pad(x: Any, padding: Sequence[tuple[int, int]], fill: Any) -> Any:
   return x
 
 
+def _dilated_padded(ctx: RuleContext, x: Any, in_shape: Sequence[Any],
+                    out_shape: Sequence[Any], padding: Sequence[tuple[int, int]],
+                    base_dilation: Sequence[int], fill: Any) -> tuple[Any, list[Any]]:
+  """`x` with base dilation and padding applied (holes and pads = `fill`),
+  and the output sizes (ints, or TF scalars when symbolic)."""
+  dims = [ctx.dim(d) for d in in_shape]
+  for a in range(len(base_dilation)):
+    x = _dilate(x, a, dims[a], base_dilation[a], fill)
+  return _pad(x, padding, fill), [ctx.dim(d) for d in out_shape]
+
+
 def window_patches(ctx: RuleContext, x: Any, fill: Any, in_shape: Sequence[Any],
                    out_shape: Sequence[Any], window_dimensions: Sequence[int],
                    window_strides: Sequence[int],
@@ -64,11 +75,8 @@ def window_patches(ctx: RuleContext, x: Any, fill: Any, in_shape: Sequence[Any],
   axis a with window size > 1 is followed by a window axis. Returns the
   tensor and the positions of the window axes."""
   rank = len(window_dimensions)
-  dims = [ctx.dim(d) for d in in_shape]
-  for a in range(rank):
-    x = _dilate(x, a, dims[a], base_dilation[a], fill)
-  x = _pad(x, padding, fill)
-  outs = [ctx.dim(d) for d in out_shape]
+  x, outs = _dilated_padded(ctx, x, in_shape, out_shape, padding,
+                            base_dilation, fill)
   window_axes = []
   # Last axis first, so that inserting window axes keeps earlier positions.
   for a in reversed(range(rank)):
@@ -120,11 +128,8 @@ def separable_window_reduce(ctx: RuleContext, x: Any, fill: Any,
   only w_a copies of the data per axis instead of prod(w).
   """
   rank = len(window_dimensions)
-  dims = [ctx.dim(d) for d in in_shape]
-  for a in range(rank):
-    x = _dilate(x, a, dims[a], base_dilation[a], fill)
-  x = _pad(x, padding, fill)
-  outs = [ctx.dim(d) for d in out_shape]
+  x, outs = _dilated_padded(ctx, x, in_shape, out_shape, padding,
+                            base_dilation, fill)
   for a in range(rank):
     w, s, wd = window_dimensions[a], window_strides[a], window_dilation[a]
     if w == 1:
