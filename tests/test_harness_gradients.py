@@ -1,7 +1,9 @@
 """Converted gradients vs jax.vjp, one sampled harness per differentiable group.
 
-For each harness group, the first harness (by name) whose dtype is float32
-or float64 is differentiated with respect to its floating-point arguments:
+For each harness group, the first harness (by name) of dtype float32/float64
+with a real floating-point input and output is differentiated with respect to
+its floating-point arguments (groups with no such harness, e.g. comparisons,
+are not differentiable and have no case):
 JAX's `jax.vjp` with a random cotangent against `tf.GradientTape` on the
 converted function with the same cotangent, eagerly and under tf.function.
 """
@@ -18,19 +20,29 @@ import jax2tf_impl
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def _differentiable(h) -> bool:
+  """Float32/64 harness with a real floating-point input and output."""
+  try:
+    if np.dtype(h.dtype) not in _FLOAT or hs.jax_unimplemented_on_cpu(h):
+      return False
+    args = hs.make_args(h)
+    if not any(np.asarray(a).dtype in _FLOAT for a in args):
+      return False
+    outs = jax.eval_shape(h.dyn_fun, *args)
+  except Exception:  # pylint: disable=broad-except
+    return False
+  return any(np.dtype(o.dtype) in _FLOAT for o in jax.tree_util.tree_leaves(outs))
+
+
 @functools.cache
 def _gradient_harnesses():
+  """Per group, the first harness (by name) that is differentiable at all."""
   by_group = {}
   for h in sorted(hs.all_harnesses(), key=lambda h: h.fullname):
-    try:
-      dtype = np.dtype(h.dtype)
-    except TypeError:
+    if h.group_name in by_group or (hs.GROUPS and h.group_name not in hs.GROUPS):
       continue
-    if dtype not in _FLOAT or h.group_name in by_group:
-      continue
-    if hs.GROUPS and h.group_name not in hs.GROUPS:
-      continue
-    by_group[h.group_name] = h
+    if _differentiable(h):
+      by_group[h.group_name] = h
   return [by_group[g] for g in sorted(by_group)]
 
 
