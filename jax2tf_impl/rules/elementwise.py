@@ -220,44 +220,59 @@ def _lexicographic_pick(x: Any, y: Any, greater: bool) -> Any:
   return tf.where(pick_x, x, y)
 
 
-def _max_or_min(ctx: RuleContext, x: Any, y: Any, is_max: bool) -> Any:
-  dtype = np_dtype(ctx.aval_out)
+def max_or_min(dtype: Any, is_max: bool) -> Any:
+  """lax.max / lax.min for `dtype` as a binary TF function.
+
+  Shared by the elementwise rules and every reduction, scan and window that
+  combines with max/min, so they all agree with XLA on CPU: NaN propagates,
+  -0.0 < +0.0, complex compares (real, imag) lexicographically, bool is
+  or/and.
+  """
+  dtype = np.dtype(dtype)
   if dt.is_bool(dtype):
-    return (tf.math.logical_or if is_max else tf.math.logical_and)(x, y)
+    return tf.math.logical_or if is_max else tf.math.logical_and
   if dt.is_complex(dtype):
-    return _lexicographic_pick(x, y, greater=is_max)
-  out = (tf.math.maximum if is_max else tf.math.minimum)(x, y)
+    return lambda x, y: _lexicographic_pick(x, y, greater=is_max)
+  plain = tf.math.maximum if is_max else tf.math.minimum
   if not dt.is_float(dtype):
-    return out
-  # TF's kernels pick either zero when comparing -0.0 with +0.0, and TF's XLA
-  # lowering drops NaNs; XLA on CPU orders -0.0 < +0.0 and propagates NaN.
-  # x + y of two zeros is +0.0 unless both are -0.0, which is max; min is the
-  # mirror image: -((-x) + (-y)). x + y is also NaN if either is.
-  both_zero = tf.math.logical_and(tf.math.equal(x, scalar(0, dtype)),
-                                  tf.math.equal(y, scalar(0, dtype)))
-  zero_or_nan = (
-      tf.math.add(x, y) if is_max else
-      tf.math.negative(tf.math.add(tf.math.negative(x), tf.math.negative(y))))
-  any_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
-  return tf.where(tf.math.logical_or(both_zero, any_nan), zero_or_nan, out)
+    return plain
+
+  def float_max_or_min(x: Any, y: Any) -> Any:
+    # TF's kernels pick either zero when comparing -0.0 with +0.0, and TF's
+    # XLA lowering drops NaNs. x + y of two zeros is +0.0 unless both are
+    # -0.0, which is max; min is the mirror image: -((-x) + (-y)). x + y is
+    # also NaN if either is.
+    zero = scalar(0, dtype)
+    both_zero = tf.math.logical_and(tf.math.equal(x, zero),
+                                    tf.math.equal(y, zero))
+    zero_or_nan = (
+        tf.math.add(x, y) if is_max else
+        tf.math.negative(tf.math.add(tf.math.negative(x),
+                                     tf.math.negative(y))))
+    any_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
+    return tf.where(tf.math.logical_or(both_zero, any_nan), zero_or_nan,
+                    plain(x, y))
+
+  return float_max_or_min
 
 
 @register(lax.max_p)
 def _max(ctx: RuleContext, x: Any, y: Any) -> Any:
   """NaN-propagating maximum, +0.0 > -0.0, complex lexicographic."""
-  return _max_or_min(ctx, x, y, is_max=True)
+  return max_or_min(ctx.aval_out.dtype, is_max=True)(x, y)
 
 
 @register(lax.min_p)
 def _min(ctx: RuleContext, x: Any, y: Any) -> Any:
   """NaN-propagating minimum, -0.0 < +0.0, complex lexicographic."""
-  return _max_or_min(ctx, x, y, is_max=False)
+  return max_or_min(ctx.aval_out.dtype, is_max=False)(x, y)
 
 
 @register(lax.clamp_p)
 def _clamp(ctx: RuleContext, lo: Any, x: Any, hi: Any) -> Any:
   """XLA clamp == min(max(x, lo), hi), with max/min's NaN/zero semantics."""
-  return _max_or_min(ctx, _max_or_min(ctx, x, lo, True), hi, False)
+  dtype = ctx.aval_out.dtype
+  return max_or_min(dtype, is_max=False)(max_or_min(dtype, is_max=True)(x, lo), hi)
 
 
 # ---------------------------------------------------------- sign / abs

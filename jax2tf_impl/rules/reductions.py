@@ -24,6 +24,7 @@ from jax.extend import core as jcore
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
+from jax2tf_impl.rules.elementwise import max_or_min
 from jax2tf_impl.rules.context import RuleContext
 
 Binop = Callable[[Any, Any], Any]
@@ -31,42 +32,13 @@ Binop = Callable[[Any, Any], Any]
 
 # --- elementwise combiners with JAX semantics ------------------------------
 def max_binop(dtype: Any) -> Binop:
-  """lax.max for `dtype`: NaN-propagating, lexicographic for complex."""
-  if dt.is_bool(dtype):
-    return tf.math.logical_or
-  if dt.is_complex(dtype):
-    return lambda a, b: _complex_select(a, b, greater=True)
-  if dt.is_float(dtype):
-    return lambda a, b: _nan_propagating(tf.math.maximum, a, b)
-  return tf.math.maximum
+  """lax.max for `dtype` (the elementwise rule's semantics)."""
+  return max_or_min(dtype, is_max=True)
 
 
 def min_binop(dtype: Any) -> Binop:
-  """lax.min for `dtype`: NaN-propagating, lexicographic for complex."""
-  if dt.is_bool(dtype):
-    return tf.math.logical_and
-  if dt.is_complex(dtype):
-    return lambda a, b: _complex_select(a, b, greater=False)
-  if dt.is_float(dtype):
-    return lambda a, b: _nan_propagating(tf.math.minimum, a, b)
-  return tf.math.minimum
-
-
-def _nan_propagating(fn: Binop, a: Any, b: Any) -> Any:
-  """fn(a, b), but NaN if either is NaN: under XLA, TF's Maximum/Minimum
-  return `a` when only `b` is NaN."""
-  either_nan = tf.math.is_nan(a) | tf.math.is_nan(b)
-  return tf.where(either_nan, a + b, fn(a, b))
-
-
-def _complex_select(a: Any, b: Any, greater: bool) -> Any:
-  """max/min of complex numbers: lexicographic on (real, imag), as lax."""
-  ar, ai = tf.math.real(a), tf.math.imag(a)
-  br, bi = tf.math.real(b), tf.math.imag(b)
-  cmp = tf.math.greater if greater else tf.math.less
-  same_re = tf.equal(ar, br)
-  pick_a = cmp(ar, br) | (same_re & (cmp(ai, bi) | tf.equal(ai, bi)))
-  return tf.where(pick_a, a, b)
+  """lax.min for `dtype` (the elementwise rule's semantics)."""
+  return max_or_min(dtype, is_max=False)
 
 
 def add_binop(dtype: Any) -> Binop:
