@@ -76,10 +76,27 @@ def export_tflite(fun: Callable[..., Any], example_args: Sequence[Any], *,
   return converter.convert()
 
 
+def _selects_stay_selects(graph: Any, ops: list[Any]) -> list[Any]:
+  """tf2onnx rewriter: keep every Select/SelectV2 an ONNX Where.
+
+  tf2onnx otherwise turns float selects into cond*x + (1-cond)*y, which is
+  NaN wherever the branch not taken is infinite (e.g. max(x, -inf) in a
+  softmax). Its own escape hatch is the node attribute `handles_nan`.
+  """
+  del graph
+  for op in ops:
+    if op.type in ("Select", "SelectV2"):
+      op.set_attr("handles_nan", True)
+  return ops
+
+
 def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
                 polymorphic_shapes: Sequence[Any] | None = None,
-                opset: int = 17, output_path: str | None = None) -> Any:
-  """The ONNX ModelProto of `fun` (via tf2onnx); optionally written to a file."""
+                opset: int = 18, output_path: str | None = None) -> Any:
+  """The ONNX ModelProto of `fun` (via tf2onnx); optionally written to a file.
+
+  Opset 18 is the first with BitwiseXor/And/Or (jax.random needs xor).
+  """
   try:
     import tf2onnx  # pylint: disable=g-import-not-at-top
   except ImportError as e:  # pragma: no cover - depends on the extra
@@ -101,5 +118,36 @@ def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
   tf_fn = tf.function(flat_fn, autograph=False, input_signature=flat_signature)
   model, _ = tf2onnx.convert.from_function(
       tf_fn, input_signature=flat_signature, opset=opset,
-      output_path=output_path)
+      custom_rewriter=[_selects_stay_selects], output_path=output_path)
+  _check_all_converted(model, opset)
   return model
+
+
+def _graph_nodes(graph: Any) -> list[Any]:
+  """Every node of an ONNX graph, those of Loop/If/Scan bodies included."""
+  nodes = []
+  for node in graph.node:
+    nodes.append(node)
+    for attr in node.attribute:
+      if attr.HasField("g"):
+        nodes.extend(_graph_nodes(attr.g))
+      for sub in attr.graphs:
+        nodes.extend(_graph_nodes(sub))
+  return nodes
+
+
+def _check_all_converted(model: Any, opset: int) -> None:
+  """Fail loudly where tf2onnx left a TF op it has no converter for.
+
+  tf2onnx only logs those and keeps the TF op in the ONNX graph, which then
+  fails in the runtime, far from the cause.
+  """
+  import onnx  # pylint: disable=g-import-not-at-top
+  unknown = sorted({
+      n.op_type for n in _graph_nodes(model.graph)
+      if n.domain in ("", "ai.onnx") and not onnx.defs.has(
+          n.op_type, max_inclusive_version=opset, domain="")})
+  if unknown:
+    raise NotImplementedError(
+        f"tf2onnx could not convert the TF ops {unknown} to ONNX opset "
+        f"{opset}; see docs/deployment.md for the ops each target lacks")

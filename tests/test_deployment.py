@@ -3,6 +3,8 @@
 Each model is exported with its batch-polymorphic spec and run at two batch
 sizes by the target's own runtime, against JAX.
 """
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -14,25 +16,11 @@ from model_zoo import MODELS
 
 BATCHES = (1, 3)
 
-# Known failures (also in docs/deployment.md); the portable-graphs issue
-# tracks them. strict=False: a fix shows up as XPASS, not as a failure.
-_THREEFRY_TFLITE = ("jax.random's threefry2x32 uses uint32 shifts/or/casts, which "
-                    "are not TFLite builtin ops")
-_THREEFRY_ONNX = ("iota_2x32_shape uses BitwiseAnd on uint64, which ONNX opset 17 "
-                  "does not have")
-_SELECT_ONNX = ("tf2onnx turns the NaN-aware max rule's SelectV2 into arithmetic "
-                "(cond*a + (1-cond)*b), so max(x, -inf) in softmax gives NaN")
-KNOWN_FAILURES = {
-    ("tflite", "cnn_bn_dropout"): _THREEFRY_TFLITE,
-    ("tflite", "vae"): _THREEFRY_TFLITE,
-    ("tflite", "postproc"): ("sort's order-preserving integer keys use int Cast/"
-                             "BitwiseAnd forms that are not TFLite builtins"),
-    ("onnx", "cnn_bn_dropout"): _THREEFRY_ONNX,
-    ("onnx", "vae"): _THREEFRY_ONNX,
-    ("onnx", "postproc"): "sort keys use tf.bitcast, which tf2onnx does not convert",
-    ("onnx", "transformer_lm"): _SELECT_ONNX,
-    ("onnx", "actor_critic"): _SELECT_ONNX,
-}
+# Known failures (also in docs/deployment.md), as (target, model name) ->
+# reason; marked xfail(strict=False) so that a fix shows up as XPASS. Empty
+# since the portable forms of threefry, bit ops, sort keys, erf_inv and
+# log1p (2026-11-24).
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _mark_known(request, target, model):
@@ -60,6 +48,13 @@ def _tflite_interpreter(content):
   return Interpreter(model_content=content)
 
 
+def _output_order(name):
+  """Signature outputs are output_0, output_1, ... for sequences and the
+  keys for dicts (which JAX flattens in sorted key order)."""
+  m = re.fullmatch(r"output_(\d+)", name)
+  return (0, int(m.group(1)), "") if m else (1, 0, name)
+
+
 def _run_tflite(content, inputs):
   interp = _tflite_interpreter(content)
   runner = interp.get_signature_runner()
@@ -69,7 +64,7 @@ def _run_tflite(content, inputs):
   for name, x in zip(in_names, inputs):
     feed[name] = x
   outs = runner(**feed)
-  keys = sorted(outs, key=lambda n: int(n.rsplit("_", 1)[-1]))
+  keys = sorted(outs, key=_output_order)
   return [outs[k] for k in keys]
 
 

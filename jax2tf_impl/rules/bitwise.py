@@ -10,6 +10,10 @@ JAX (XLA) semantics matched here, which plain TF ops do not give directly:
 - reduce_precision rounds to nearest-even and flushes/overflows exactly as
   XLA's emitter does; it is written with integer ops so that it stays
   portable (no XlaReducePrecision).
+
+With enable_xla=False, and/or/not of 8/16/32-bit integers, shifts by
+constant amounts and 32-bit int -> float32 bit casts use the forms of
+portable_int.py, which TFLite builtins and ONNX both have.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import tensorflow as tf
 from jax import lax
 
 from jax2tf_impl import dtypes as dt
+from jax2tf_impl.rules import portable_int as pint
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
@@ -33,28 +38,50 @@ def _bit_width(dtype: Any) -> int:
 
 
 def _reinterpret(x: tf.Tensor, to: tf.DType) -> tf.Tensor:
-  """Same-width reinterpretation of the bits of `x` (no shape change)."""
-  return x if x.dtype == to else tf.bitcast(x, to)
+  """Same-width reinterpretation of the bits of `x` (no shape change).
+
+  Between integer types a cast keeps the bits (modular conversion) and,
+  unlike a bit cast, exists in every target runtime.
+  """
+  if x.dtype == to:
+    return x
+  if x.dtype.is_integer and to.is_integer:
+    return tf.cast(x, to)
+  return tf.bitcast(x, to)
+
+
+def _portable_narrow_int(ctx: RuleContext) -> bool:
+  """Whether to use portable_int's forms: enable_xla=False and an integer
+  type of at most 32 bits."""
+  dtype = np.dtype(ctx.aval_out.dtype)
+  return (not ctx.enable_xla and dtype.kind in "iu" and dtype.itemsize <= 4)
 
 
 # --- logical ops ------------------------------------------------------------
 
-def _logical_or_bitwise(bool_fn: Any, int_fn: Any) -> Any:
-  """A rule using `bool_fn` on bool operands and `int_fn` on integers."""
+def _logical_or_bitwise(bool_fn: Any, int_fn: Any,
+                        portable_fn: Any = None) -> Any:
+  """A rule using `bool_fn` on bool operands and `int_fn` on integers
+  (`portable_fn` on uint32 bits under _portable_narrow_int)."""
 
   def rule(ctx: RuleContext, *args: tf.Tensor) -> tf.Tensor:
-    fn = bool_fn if dt.is_bool(ctx.aval_out.dtype) else int_fn
-    return fn(*args)
+    if dt.is_bool(ctx.aval_out.dtype):
+      return bool_fn(*args)
+    if portable_fn is not None and _portable_narrow_int(ctx):
+      out = portable_fn(*(pint.as_u32(a) for a in args))
+      return tf.cast(out, ctx.tf_dtype(ctx.aval_out))
+    return int_fn(*args)
 
   rule.__name__ = f"logical_or_{int_fn.__name__}"
   return rule
 
 
-register(lax.not_p)(_logical_or_bitwise(tf.math.logical_not, tf.bitwise.invert))
+register(lax.not_p)(_logical_or_bitwise(tf.math.logical_not, tf.bitwise.invert,
+                                        pint.not_u32))
 register(lax.and_p)(_logical_or_bitwise(tf.math.logical_and,
-                                        tf.bitwise.bitwise_and))
+                                        tf.bitwise.bitwise_and, pint.and_u32))
 register(lax.or_p)(_logical_or_bitwise(tf.math.logical_or,
-                                       tf.bitwise.bitwise_or))
+                                       tf.bitwise.bitwise_or, pint.or_u32))
 register(lax.xor_p)(_logical_or_bitwise(tf.math.logical_xor,
                                         tf.bitwise.bitwise_xor))
 
@@ -75,11 +102,29 @@ def _shift_operands(ctx: RuleContext, y: tf.Tensor
   return bits, out_of_range, safe_y
 
 
-def _unsigned_shift(shift_fn: Any) -> Any:
+def _constant_amount(y: tf.Tensor) -> int | None:
+  """The shift amount if it is a known constant, the same for every element."""
+  value = tf.get_static_value(y)
+  if value is None:
+    return None
+  value = np.asarray(value)
+  if value.size == 0 or np.any(value != value.flat[0]):
+    return None
+  return int(value.flat[0])
+
+
+def _unsigned_shift(shift_fn: Any, portable_fn: Any) -> Any:
   """shift_left / shift_right_logical: computed on the unsigned bits, 0 when
   the amount is out of range."""
 
   def rule(ctx: RuleContext, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+    amount = _constant_amount(y)
+    if amount is not None and _portable_narrow_int(ctx):
+      bits = _bit_width(ctx.aval_out.dtype)
+      x_u = tf.cast(_reinterpret(x, _UNSIGNED[bits]), tf.uint32)
+      shifted = portable_fn(x_u, amount if 0 <= amount < bits else 32)
+      return _reinterpret(tf.cast(shifted, _UNSIGNED[bits]),
+                          ctx.tf_dtype(ctx.aval_out))
     bits, out_of_range, safe_y = _shift_operands(ctx, y)
     x_u = _reinterpret(x, _UNSIGNED[bits])
     shifted = shift_fn(x_u, safe_y)
@@ -90,8 +135,10 @@ def _unsigned_shift(shift_fn: Any) -> Any:
   return rule
 
 
-register(lax.shift_left_p)(_unsigned_shift(tf.bitwise.left_shift))
-register(lax.shift_right_logical_p)(_unsigned_shift(tf.bitwise.right_shift))
+register(lax.shift_left_p)(_unsigned_shift(tf.bitwise.left_shift,
+                                           pint.shift_left_u32))
+register(lax.shift_right_logical_p)(_unsigned_shift(tf.bitwise.right_shift,
+                                                    pint.shift_right_u32))
 
 
 @register(lax.shift_right_arithmetic_p)
@@ -182,6 +229,11 @@ def _bitcast_convert_type(ctx: RuleContext, x: tf.Tensor, *, new_dtype: Any
     return x
   if dt.is_bool(ctx.avals_in[0].dtype) or dt.is_bool(new_dtype):
     raise ctx.unsupported("bitcast between bool and another dtype")
+  if x.dtype.is_integer and out_dtype.is_integer and x.dtype.size == out_dtype.size:
+    return _reinterpret(x, out_dtype)
+  if (not ctx.enable_xla and x.dtype in (tf.int32, tf.uint32) and
+      out_dtype == tf.float32):
+    return pint.bits_to_float32(pint.as_u32(x))  # ONNX has no bit cast
   return tf.bitcast(x, out_dtype)
 
 

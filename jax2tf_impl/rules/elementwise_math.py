@@ -29,9 +29,11 @@ def _in_f32_if_half(fn: TfFn, *args: Any) -> Any:
   return tf.cast(fn(*[tf.cast(a, tf.float32) for a in args]), dtype)
 
 
-def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None) -> TfFn:
+def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None,
+               portable_fn: TfFn | None = None) -> TfFn:
   """A rule for a unary math primitive (its `accuracy` param is a hint that
-  XLA on CPU ignores too)."""
+  XLA on CPU ignores too). `portable_fn` replaces `real_fn` under
+  enable_xla=False, for TF ops that TFLite or tf2onnx lack."""
 
   def rule(ctx: RuleContext, x: Any, **params: Any) -> Any:
     del params
@@ -41,6 +43,8 @@ def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None) -> TfFn:
       return complex_fn(x)
     if real_fn is None:  # complex_fn handles real inputs itself.
       return complex_fn(x)
+    if portable_fn is not None and not ctx.enable_xla:
+      return _in_f32_if_half(portable_fn, x)
     return _in_f32_if_half(real_fn, x)
 
   rule.__name__ = f"math_{getattr(real_fn, '__name__', 'fn')}"
@@ -110,7 +114,6 @@ for _prim, _real, _complex in [
     (lax.exp_p, tf.math.exp, tf.math.exp),
     (lax.exp2_p, None, _exp2),
     (lax.log_p, tf.math.log, tf.math.log),
-    (lax.log1p_p, tf.math.log1p, _log1p_complex),
     (lax.expm1_p, tf.math.expm1, _expm1_complex),
     (lax.tanh_p, tf.math.tanh, tf.math.tanh),
     (lax.logistic_p, tf.math.sigmoid, _logistic),
@@ -132,6 +135,28 @@ for _prim, _real, _complex in [
     (lax.erfc_p, tf.math.erfc, None),
 ]:
   register(_prim)(math_unary(_real, _complex))
+
+
+def _log1p_portable(x: Any) -> Any:
+  """log(1 + x) without a Log1p op (tf2onnx has none).
+
+  |x| < 1/4: the Taylor series x - x^2/2 + x^3/3 - ... (13 terms for
+  float32, 28 for float64: truncation below half an ulp); elsewhere
+  log(1 + x), whose rounding of 1 + x costs at most ~2 ulps there. (Tricks
+  that reuse log(1 + x) for tiny x break under grappler, which rewrites
+  log(x + 1) into Log1p inside tf.function.)
+  """
+  terms = 28 if x.dtype == tf.float64 else 13
+  series = tf.zeros_like(x)
+  for k in range(terms, 0, -1):
+    series = tf.constant((-1.0) ** (k + 1) / k, x.dtype) + x * series
+  small = x * series
+  one = tf.ones([], x.dtype)
+  return tf.where(tf.math.abs(x) < 0.25, small, tf.math.log(x + one))
+
+
+register(lax.log1p_p)(math_unary(tf.math.log1p, _log1p_complex,
+                                 portable_fn=_log1p_portable))
 
 
 @register(lax.atan2_p)

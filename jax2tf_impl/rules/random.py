@@ -31,6 +31,7 @@ from jax._src.random import prng
 from jax._src.random import threefry2x32 as jax_threefry2x32
 from jax._src.random import threefry4x32 as jax_threefry4x32
 
+from jax2tf_impl.rules import portable_int as pint
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
@@ -68,14 +69,13 @@ _THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _THREEFRY_PARITY = 0x1BD11BDA
 
 
-def _rotate_left(v: tf.Tensor, d: int) -> tf.Tensor:
-  return tf.bitwise.bitwise_or(tf.bitwise.left_shift(v, _u32(d)),
-                               tf.bitwise.right_shift(v, _u32(32 - d)))
-
-
 def threefry2x32(k0: tf.Tensor, k1: tf.Tensor, x0: tf.Tensor,
                  x1: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-  """The Threefry-2x32 block cipher, 20 rounds (Salmon et al. 2011), uint32."""
+  """The Threefry-2x32 block cipher, 20 rounds (Salmon et al. 2011), uint32.
+
+  Only uint32 add/mul/xor and constant right shifts (portable_int), so the
+  same graph loads in TFLite and ONNX.
+  """
   ks = (k0, k1, tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(k0, k1),
                                        _u32(_THREEFRY_PARITY)))
   x0 = x0 + ks[0]
@@ -83,7 +83,7 @@ def threefry2x32(k0: tf.Tensor, k1: tf.Tensor, x0: tf.Tensor,
   for i in range(5):
     for r in _THREEFRY_ROTATIONS[i % 2]:
       x0 = x0 + x1
-      x1 = tf.bitwise.bitwise_xor(x0, _rotate_left(x1, r))
+      x1 = tf.bitwise.bitwise_xor(x0, pint.rotate_left_u32(x1, r))
     x0 = x0 + ks[(i + 1) % 3]
     x1 = x1 + ks[(i + 2) % 3] + _u32(i + 1)
   return x0, x1
@@ -104,10 +104,17 @@ def _threefry2x32(ctx: RuleContext, k0: tf.Tensor, k1: tf.Tensor,
 @register(prng.iota_2x32_shape_p)
 def _iota_2x32_shape(ctx: RuleContext, *, shape: Sequence[Any]
                      ) -> list[tf.Tensor]:
-  """The row-major uint64 iota of `shape`, as (high, low) uint32 words."""
+  """The row-major uint64 iota of `shape`, as (high, low) uint32 words.
+
+  Below 2**31 elements the high word is zero and the low one an int32 iota
+  (portable). Symbolic sizes are int32 tensors like every symbolic dimension
+  here (shapes.py), so they are below 2**31 too.
+  """
   out_shape = ctx.shape_tensor(ctx.aval_out)
-  if ctx.is_static(shape) and math.prod(shape) <= 2**31:
-    lo = tf.reshape(tf.range(math.prod(shape), dtype=tf.int32), out_shape)
+  if not ctx.is_static(shape) or math.prod(shape) < 2**31:
+    size = (math.prod(shape) if ctx.is_static(shape) else
+            tf.reduce_prod(tf.stack(ctx.shape(shape))))
+    lo = tf.reshape(tf.range(size, dtype=tf.int32), out_shape)
     lo = tf.cast(lo, tf.uint32)
     return [tf.zeros_like(lo), lo]
   size = tf.reduce_prod(tf.cast(tf.stack(ctx.shape(shape)), tf.int64))

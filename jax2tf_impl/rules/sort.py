@@ -1,9 +1,11 @@
 """Rules for sort, top_k and approx_top_k.
 
 TF's sorting ops know nothing of JAX's orders, so every key is first mapped
-to a signed integer whose integer order is exactly JAX's order; then the
-sort is a permutation computed with `tf.math.top_k` (portable: TFLite,
-TF.js, ONNX; ties keep the lower index first, i.e. it is stable).
+to a signed integer whose integer order is exactly JAX's order (with
+enable_xla=False: to a few int/float keys without bit casts, see
+_portable_float_keys); then the sort is a permutation computed with
+`tf.math.top_k` (portable: TFLite, TF.js, ONNX; ties keep the lower index
+first, i.e. it is stable).
 
 The orders (jax/_src/lax/lax.py):
   * sort: floats in a total order -inf < ... < -0.0 == 0.0 < ... < inf < NaN,
@@ -61,29 +63,59 @@ def _integer_key(x: tf.Tensor) -> tf.Tensor:
     return tf.cast(x, tf.int32)
   if x.dtype in (tf.int32, tf.int64):
     return x
-  # uint32/uint64: flipping the top bit maps unsigned order to signed order.
+  # uint32/uint64: flipping the top bit maps unsigned order to signed order
+  # (the cast between same-width ints keeps the bits).
   signed = {tf.uint32: tf.int32, tf.uint64: tf.int64}[x.dtype]
-  top = tf.constant(1 << (x.dtype.size * 8 - 1), x.dtype.as_numpy_dtype)
-  return tf.bitcast(tf.bitwise.bitwise_xor(x, top), signed)
+  top = tf.constant(signed.min, signed)
+  return tf.bitwise.bitwise_xor(tf.cast(x, signed), top)
 
 
-def _order_keys(x: tf.Tensor, *, total_order: bool) -> list[tf.Tensor]:
-  """Integer keys (most significant first) ordering `x` as JAX does.
+def _portable_float_keys(x: tf.Tensor, *, total_order: bool
+                         ) -> list[tf.Tensor]:
+  """Float keys without bit casts (ONNX has none) or BitwiseAnd (TFLite).
+
+  [NaN flag, value with NaNs and -0.0 replaced by 0] orders like the sort
+  comparator; total_order adds a last key for the sign of zeros (1/x is
+  -inf for -0.0). The sign of a NaN cannot be seen without a bit cast, so
+  here every NaN ranks as +NaN.
+  """
+  if x.dtype in (tf.float16, tf.bfloat16):
+    x = tf.cast(x, tf.float32)  # exact, order-preserving
+  nan = tf.math.is_nan(x)
+  zero = tf.zeros([], x.dtype)
+  value = tf.where(tf.logical_or(nan, tf.equal(x, zero)), zero, x)
+  keys = [tf.cast(nan, tf.int32), value]
+  if total_order:
+    keys.append(tf.cast(tf.greater(tf.ones([], x.dtype) / x, zero), tf.int32))
+  return keys
+
+
+def _order_keys(x: tf.Tensor, *, total_order: bool,
+                portable: bool = False) -> list[tf.Tensor]:
+  """Keys (most significant first) ordering `x` as JAX does.
 
   total_order=False: sort's order (zeros equal, NaNs equal and last);
-  total_order=True: XLA's TOTALORDER (top_k).
+  total_order=True: XLA's TOTALORDER (top_k). portable=True (enable_xla=
+  False): no bit casts or bitwise and, floats stay floats.
   """
   if x.dtype.is_complex:
-    return (_order_keys(tf.math.real(x), total_order=total_order) +
-            _order_keys(tf.math.imag(x), total_order=total_order))
+    return (_order_keys(tf.math.real(x), total_order=total_order,
+                        portable=portable) +
+            _order_keys(tf.math.imag(x), total_order=total_order,
+                        portable=portable))
   if x.dtype.is_floating:
+    if portable:
+      return _portable_float_keys(x, total_order=total_order)
     return [_float_bits_key(x if total_order else _canonical_float(x))]
   return [_integer_key(x)]
 
 
 def _reversed_key(key: tf.Tensor) -> tf.Tensor:
-  """~key: exactly reverses the order of a signed int, without overflow."""
-  return tf.bitwise.invert(key)
+  """A key in exactly the reverse order: -x for floats (NaN-free keys),
+  -1 - x for signed ints (== ~x, never overflows)."""
+  if key.dtype.is_floating:
+    return tf.negative(key)
+  return tf.constant(-1, key.dtype) - key
 
 
 # ------------------------------------------------------------ permutations
@@ -112,18 +144,24 @@ def _take(x: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
   return tf.gather(x, idx, axis=rank - 1, batch_dims=rank - 1)
 
 
-def _stable_ascending_perm(keys: Sequence[tf.Tensor], n: Any) -> tf.Tensor:
-  """The stable permutation sorting `keys` (lexicographic) along the last axis.
+def _stable_perm(keys: Sequence[tf.Tensor], n: Any, *, k: Any = None,
+                 descending: bool = False) -> tf.Tensor:
+  """The stable permutation sorting `keys` (lexicographic) along the last
+  axis, or its first k entries.
 
   One stable pass per key, from the least significant key to the most
-  significant one (LSD radix-style); each pass sorts by `~key` descending
-  with tf.math.top_k, whose ties keep the lower index first.
+  significant one (LSD radix-style); each pass is a tf.math.top_k (of the
+  reversed key when ascending), whose ties keep the lower index first. Only
+  the last pass may stop at k.
   """
   perm = None
-  for key in reversed(keys):
+  for i, key in enumerate(reversed(keys)):
     if perm is not None:
       key = _take(key, perm)
-    _, step = tf.math.top_k(_reversed_key(key), k=n, sorted=True)
+    last = i == len(keys) - 1
+    _, step = tf.math.top_k(key if descending else _reversed_key(key),
+                            k=k if (last and k is not None) else n,
+                            sorted=True)
     perm = step if perm is None else _take(perm, step)
   return perm
 
@@ -149,18 +187,14 @@ def _sort(ctx: RuleContext, *operands: tf.Tensor, dimension: int,
     return list(operands)
   n = _dim_size(ctx, aval, dimension)
   moved = [_to_last(x, dimension, rank) for x in operands]
-  keys = [k for x in moved[:num_keys] for k in _order_keys(x, total_order=False)]
-  perm = _stable_ascending_perm(keys, n)
+  keys = [k for x in moved[:num_keys]
+          for k in _order_keys(x, total_order=False,
+                               portable=not ctx.enable_xla)]
+  perm = _stable_perm(keys, n)
   return [_from_last(_take(x, perm), dimension, rank) for x in moved]
 
 
 # ------------------------------------------------------------ top_k
-
-
-def _top_k_indices(key: tf.Tensor, k: Any) -> tf.Tensor:
-  """Indices of the k largest of an integer key, ties -> lower index first."""
-  _, idx = tf.math.top_k(key, k=k, sorted=True)
-  return idx
 
 
 def _top_along(ctx: RuleContext, operand: tf.Tensor, axis: int, k: Any, *,
@@ -169,8 +203,10 @@ def _top_along(ctx: RuleContext, operand: tf.Tensor, axis: int, k: Any, *,
   rank = len(aval.shape)
   axis = axis % rank
   moved = _to_last(operand, axis, rank)
-  (key,) = _order_keys(moved, total_order=total_order)
-  idx = _top_k_indices(key if largest else _reversed_key(key), k)
+  keys = _order_keys(moved, total_order=total_order,
+                     portable=not ctx.enable_xla)
+  idx = _stable_perm(keys, _dim_size(ctx, aval, axis), k=k,
+                     descending=largest)
   values = _take(moved, idx)
   idx = tf.cast(idx, ctx.tf_dtype(ctx.avals_out[1]))
   return [_from_last(values, axis, rank), _from_last(idx, axis, rank)]

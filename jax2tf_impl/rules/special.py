@@ -98,7 +98,45 @@ def _erf_inv(x: tf.Tensor) -> tf.Tensor:
   return tf.where(x < 0, -out, out)
 
 
-register(lax.erf_inv_p)(_in_float32(_erf_inv))
+# Giles (2010), "Approximating the erfinv function", single precision: the
+# polynomial XLA's ErfInv uses for float32, in powers of w (highest first).
+_GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06,
+                  -4.39150654e-06, 0.00021858087, -0.00125372503,
+                  -0.00417768164, 0.246640727, 1.50140941)
+_GILES_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322,
+               -0.00367342844, 0.00573950773, -0.0076224613,
+               0.00943887047, 1.00167406, 2.83297682)
+
+
+def _erf_inv_giles_f32(x: tf.Tensor) -> tf.Tensor:
+  """float32 erf_inv from plain arithmetic (TFLite and ONNX have no Ndtri).
+
+  w = -log((1 - x)(1 + x)); erfinv(x) = x * p(w - 2.5) for w < 5, else
+  x * q(sqrt(w) - 3); +-inf at x = +-1, NaN outside [-1, 1].
+  """
+  w = -tf.math.log((1.0 - x) * (1.0 + x))
+  central_w = w - 2.5
+  tail_w = tf.math.sqrt(tf.maximum(w, 5.0)) - 3.0
+  central = tf.constant(_GILES_CENTRAL[0], tf.float32)
+  for c in _GILES_CENTRAL[1:]:
+    central = central * central_w + c
+  tail = tf.constant(_GILES_TAIL[0], tf.float32)
+  for c in _GILES_TAIL[1:]:
+    tail = tail * tail_w + c
+  out = tf.where(w < 5.0, central, tail) * x
+  return tf.where(tf.equal(tf.math.abs(x), 1.0), x * math.inf, out)
+
+
+def _erf_inv_rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
+  """JAX's erf_inv; under enable_xla=False float32 and half types use XLA's
+  own float32 polynomial (no Ndtri op)."""
+  out_dtype = ctx.tf_dtype(ctx.aval_out)
+  if not ctx.enable_xla and out_dtype != tf.float64:
+    return tf.cast(_erf_inv_giles_f32(tf.cast(x, tf.float32)), out_dtype)
+  return _in_float32(_erf_inv)(ctx, x)
+
+
+register(lax.erf_inv_p)(_erf_inv_rule)
 
 
 def _igamma_domain_error(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:

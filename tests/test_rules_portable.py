@@ -1,0 +1,139 @@
+"""enable_xla=False forms for TFLite/ONNX (rules/portable_int.py and the
+portable erf_inv/log1p/sort keys) against JAX, on edge values."""
+import jax
+import numpy as np
+import pytest
+import tensorflow as tf
+from jax import lax
+
+import jax2tf_impl
+from jax2tf_impl.rules import portable_int as pint
+
+_EDGE_U32 = np.array([0, 1, 2, 0x7FFFFFFF, 0x80000000, 0x80000001,
+                      0xFFFFFFFE, 0xFFFFFFFF, 0x3F800000, 0x55555555,
+                      0xAAAAAAAA], np.uint32)
+
+
+def _u32_operands():
+  rng = np.random.RandomState(0)
+  rand = rng.randint(0, 2**32, size=2000, dtype=np.uint64).astype(np.uint32)
+  a = np.concatenate([np.repeat(_EDGE_U32, len(_EDGE_U32)), rand])
+  b = np.concatenate([np.tile(_EDGE_U32, len(_EDGE_U32)), rand[::-1]])
+  return a, b
+
+
+def _converted(fn, *args, mode="graph"):
+  converted = jax2tf_impl.convert(fn, enable_xla=False)
+  if mode == "graph":
+    converted = tf.function(converted, autograph=False)
+  return [np.asarray(x) for x in tf.nest.flatten(converted(*args))]
+
+
+@pytest.mark.parametrize("name, fn, ref", [
+    ("and", pint.and_u32, np.bitwise_and),
+    ("or", pint.or_u32, np.bitwise_or),
+    ("sub", pint.sub_u32, np.subtract),
+])
+def test_binary_u32_helpers(name, fn, ref):
+  a, b = _u32_operands()
+  got = fn(tf.constant(a), tf.constant(b)).numpy()
+  np.testing.assert_array_equal(got, ref(a, b), err_msg=name)
+
+
+def test_not_and_rotations_u32():
+  a, _ = _u32_operands()
+  np.testing.assert_array_equal(pint.not_u32(tf.constant(a)).numpy(), ~a)
+  for r in range(1, 32):
+    want = (a << np.uint32(r)) | (a >> np.uint32(32 - r))
+    got = pint.rotate_left_u32(tf.constant(a), r).numpy()
+    np.testing.assert_array_equal(got, want, err_msg=f"rotate {r}")
+
+
+def test_bits_to_float32_every_exponent():
+  """All 256 exponents x several mantissas x both signs, bit-exact except
+  NaN payloads (NaN stays NaN) and subnormals, which TF's CPU kernels flush
+  to zero when they come out of arithmetic."""
+  exps = np.arange(256, dtype=np.uint32) << np.uint32(23)
+  mants = np.array([0, 1, 2, 0x400000, 0x7FFFFF, 0x123456], np.uint32)
+  bits = (exps[:, None] | mants[None, :]).reshape(-1)
+  bits = np.concatenate([bits, bits | np.uint32(0x80000000), _EDGE_U32])
+  got = pint.bits_to_float32(tf.constant(bits)).numpy()
+  want = bits.view(np.float32)
+  nan = np.isnan(want)
+  np.testing.assert_array_equal(np.isnan(got), nan)
+  subnormal = (want != 0) & (np.abs(want) < np.finfo(np.float32).tiny)
+  flushed = subnormal & (got == 0) & (np.signbit(got) == np.signbit(want))
+  keep = ~nan & ~flushed
+  np.testing.assert_array_equal(got[keep].view(np.uint32),
+                                want[keep].view(np.uint32))
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint16, np.int32, np.uint32])
+@pytest.mark.parametrize("op", ["and", "or", "not", "shl3", "shr5"])
+def test_portable_bit_primitives_match_jax(dtype, op):
+  a, b = _u32_operands()
+  a, b = a.astype(dtype), b.astype(dtype)
+  fns = {"and": lambda x, y: x & y, "or": lambda x, y: x | y,
+         "not": lambda x, y: ~x,
+         "shl3": lambda x, y: lax.shift_left(x, np.array(3, dtype)),
+         "shr5": lambda x, y: lax.shift_right_logical(x, np.array(5, dtype))}
+  want = np.asarray(jax.jit(fns[op])(a, b))
+  (got,) = _converted(fns[op], a, b)
+  np.testing.assert_array_equal(got, want)
+
+
+def test_portable_forms_avoid_non_builtin_ops():
+  """The ops TFLite builtins / tf2onnx lack do not appear for 32-bit ints."""
+  def f(x, y, f32):
+    bits = lax.shift_right_logical(x, np.uint32(9)) | np.uint32(0x3F800000)
+    return (x & y, lax.shift_left(x, np.uint32(4)),
+            lax.bitcast_convert_type(bits, np.float32), lax.log1p(f32),
+            lax.erf_inv(f32))
+  args = [np.arange(8, dtype=np.uint32), np.arange(8, dtype=np.uint32)[::-1],
+          np.linspace(-0.9, 0.9, 8).astype(np.float32)]
+  converted = jax2tf_impl.convert(f, enable_xla=False)
+  graph = tf.function(converted, autograph=False).get_concrete_function(
+      *[tf.TensorSpec(a.shape, a.dtype) for a in args]).graph
+  ops = {op.type for op in graph.get_operations()}
+  assert not ops & {"BitwiseAnd", "BitwiseOr", "LeftShift", "Bitcast",
+                    "Log1p", "Ndtri", "Erfinv"}, ops
+
+
+def test_portable_log1p_accuracy():
+  x = np.concatenate([
+      np.array([0.0, -0.0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-4, -0.5, -1.0,
+                -1.5, 1e30, np.inf, -np.inf, np.nan], np.float32),
+      np.geomspace(1e-7, 1e7, 200).astype(np.float32),
+      -np.geomspace(1e-7, 0.999, 200).astype(np.float32)])
+  want = np.asarray(jax.jit(lax.log1p)(x))
+  for mode in ("eager", "graph"):  # grappler rewrites log(x + 1) in graphs
+    (got,) = _converted(lax.log1p, x, mode=mode)
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0, err_msg=mode)
+  np.testing.assert_array_equal(np.signbit(got[:2]), [False, True])
+
+
+def test_portable_erf_inv_float32():
+  """XLA's float32 polynomial (Giles) in plain ops: within 6e-6 of JAX in
+  the tail, where it is the closer of the two to the float64 erfinv."""
+  x = np.concatenate([
+      np.array([0.0, -0.0, 1e-30, 0.5, -0.5, 0.999999, -1.0, 1.0, 1.5, np.nan],
+               np.float32),
+      np.linspace(-0.9999, 0.9999, 501).astype(np.float32)])
+  want = np.asarray(jax.jit(lax.erf_inv)(x))
+  (got,) = _converted(lax.erf_inv, x)
+  np.testing.assert_allclose(got, want, rtol=6e-6, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_portable_sort_and_top_k_special_values(dtype):
+  x = np.array([[np.nan, 1.0, -0.0, 0.0, -np.inf, np.inf, -1.0, 0.0, np.nan,
+                 -0.0, 3.0, 1.0]], dtype)
+
+  def f(v):
+    return lax.sort(v, is_stable=True), lax.top_k(v, 6), lax.top_k(v[:, ::-1], 12)
+  want = [np.asarray(w) for w in jax.tree_util.tree_leaves(jax.jit(f)(x))]
+  got = _converted(f, x)
+  for g, w in zip(got, want):
+    np.testing.assert_array_equal(g, w)
+    if g.dtype.kind == "f":  # the sign of zeros matters in top_k's order
+      np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
