@@ -90,6 +90,29 @@ def _selects_stay_selects(graph: Any, ops: list[Any]) -> list[Any]:
   return ops
 
 
+def _scatter_nd_sums_duplicates(graph: Any, ops: list[Any]) -> list[Any]:
+  """tf2onnx rewriter: TF's ScatterNd sums duplicate indices, but tf2onnx
+  maps it to an ONNX ScatterND without reduction (last write wins). Rewrite
+  it as TensorScatterAdd into zeros, which tf2onnx maps to
+  ScatterND(reduction='add')."""
+  from onnx import helper  # pylint: disable=g-import-not-at-top
+  from onnx import TensorProto  # pylint: disable=g-import-not-at-top
+  for op in list(ops):
+    if op.type != "ScatterNd":
+      continue
+    indices, updates, shape = op.input
+    shape64 = graph.make_node("Cast", [shape], attr={"to": TensorProto.INT64})
+    zero = helper.make_tensor("value", graph.get_dtype(updates), dims=[1],
+                              vals=[0])
+    zeros = graph.make_node("ConstantOfShape", [shape64.output[0]],
+                            attr={"value": zero},
+                            dtypes=[graph.get_dtype(updates)],
+                            shapes=[graph.get_shape(op.output[0])])
+    op.type = "TensorScatterAdd"
+    graph.replace_inputs(op, [zeros.output[0], indices, updates])
+  return graph.get_nodes()
+
+
 def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
                 polymorphic_shapes: Sequence[Any] | None = None,
                 opset: int = 18, output_path: str | None = None) -> Any:
@@ -118,7 +141,7 @@ def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
   tf_fn = tf.function(flat_fn, autograph=False, input_signature=flat_signature)
   model, _ = tf2onnx.convert.from_function(
       tf_fn, input_signature=flat_signature, opset=opset,
-      custom_rewriter=[_selects_stay_selects], output_path=output_path)
+      custom_rewriter=[_selects_stay_selects, _scatter_nd_sums_duplicates], output_path=output_path)
   _check_all_converted(model, opset)
   return model
 

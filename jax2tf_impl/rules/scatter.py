@@ -207,6 +207,28 @@ def _apply_update_jaxpr(ctx: RuleContext, update_jaxpr: Any, consts: Any,
   return ctx.interpret(closed, current, upd)[0]
 
 
+def _is_positive_zeros(x: Any) -> bool:
+  """Whether `x` is known, at conversion time, to be all +0 (no -0.0).
+
+  Eager values and constants by value; in graphs also the zeros that JAX's
+  `jnp.zeros(...)` becomes (a broadcast or fill of a constant 0), whose
+  shape may be symbolic.
+  """
+  def positive_zero(v: Any) -> bool:
+    v = np.asarray(v)
+    return bool(np.all(v == 0)) and not np.any(np.signbit(v.real))
+
+  value = tf.get_static_value(x)
+  if value is not None:
+    return positive_zero(value)
+  op = getattr(x, "op", None)
+  source = {"BroadcastTo": 0, "Fill": 1}.get(getattr(op, "type", None))
+  if source is None:
+    return False
+  value = tf.get_static_value(op.inputs[source])
+  return value is not None and positive_zero(value)
+
+
 def _scatter_rule(kind: str):
   """The rule for one scatter primitive; `kind` names its combiner."""
 
@@ -241,6 +263,10 @@ def _scatter_rule(kind: str):
         upd = _apply_update_jaxpr(ctx, update_jaxpr, update_consts, current,
                                   upd, m)
       out = _combine_replace(ext, idx, upd, linear, unique_indices)
+    elif combiner == "add" and _is_positive_zeros(operand):
+      # Sums into zeros (segment_sum): ScatterNd, which TF.js has too.
+      n_ext = (n + 1) if isinstance(n, int) else tf.cast(n, itype) + 1
+      out = tf.scatter_nd(idx, upd, tf.reshape(tf.cast(n_ext, itype), [1]))
     elif combiner == "add":
       out = tf.tensor_scatter_nd_add(ext, idx, upd)
     elif combiner == "sub":
