@@ -51,8 +51,26 @@ def _concrete(fun: Callable[..., Any], example_args: Sequence[Any],
   converted = convert(fun, polymorphic_shapes=polymorphic_shapes,
                       with_gradient=True, enable_xla=enable_xla)
   signature = _input_signature(example_args, polymorphic_shapes)
-  tf_fn = tf.function(converted, autograph=False, input_signature=signature)
-  return tf_fn.get_concrete_function(), converted
+  concrete = tf.function(converted, autograph=False,
+                         input_signature=signature).get_concrete_function()
+  if _is_nested(concrete.structured_outputs):
+    # TFLite signatures name flat outputs only (output_i, or dict keys);
+    # nested results come out as output_0, output_1, ... in JAX's
+    # tree-flatten order.
+    concrete = tf.function(lambda *a: tf.nest.flatten(converted(*a)),
+                           autograph=False,
+                           input_signature=signature).get_concrete_function()
+  return concrete, converted
+
+
+def _is_nested(outputs: Any) -> bool:
+  if isinstance(outputs, dict):
+    items = list(outputs.values())
+  elif isinstance(outputs, (list, tuple)):
+    items = list(outputs)
+  else:
+    return False
+  return any(isinstance(v, (dict, list, tuple)) for v in items)
 
 
 def export_tflite(fun: Callable[..., Any], example_args: Sequence[Any], *,
@@ -143,7 +161,46 @@ def export_onnx(fun: Callable[..., Any], example_args: Sequence[Any], *,
       tf_fn, input_signature=flat_signature, opset=opset,
       custom_rewriter=[_selects_stay_selects, _scatter_nd_sums_duplicates], output_path=output_path)
   _check_all_converted(model, opset)
+  _integer_top_k_without_float_cast(model)
+  if output_path is not None:
+    with open(output_path, "wb") as f:
+      f.write(model.SerializeToString())
   return model
+
+
+def _integer_top_k_without_float_cast(model: Any) -> None:
+  """Undo tf2onnx's cast of integer TopK inputs to float32, in place.
+
+  tf2onnx casts every non-float TopK input to float32 (old onnxruntimes had
+  no integer TopK); above 2**24 that merges distinct integers, so sorts and
+  top_k of int32/uint32 keys come out wrong. onnxruntime runs TopK on int32
+  and int64 directly; the cast back after it is then a no-op.
+  """
+  import onnx  # pylint: disable=g-import-not-at-top
+  inferred = onnx.shape_inference.infer_shapes(model)
+  types = {v.name: v.type.tensor_type.elem_type
+           for v in list(inferred.graph.value_info) + list(inferred.graph.input)
+           + list(inferred.graph.output)}
+  integer = (onnx.TensorProto.INT32, onnx.TensorProto.INT64)
+
+  def fix(graph: Any) -> None:
+    producers = {out: n for n in graph.node for out in n.output}
+    for node in graph.node:
+      for attr in node.attribute:
+        if attr.HasField("g"):
+          fix(attr.g)
+        for sub in attr.graphs:
+          fix(sub)
+      if node.op_type != "TopK":
+        continue
+      cast = producers.get(node.input[0])
+      if (cast is not None and cast.op_type == "Cast" and
+          any(a.name == "to" and a.i == onnx.TensorProto.FLOAT
+              for a in cast.attribute) and
+          types.get(cast.input[0]) in integer):
+        node.input[0] = cast.input[0]
+
+  fix(model.graph)
 
 
 def _graph_nodes(graph: Any) -> list[Any]:

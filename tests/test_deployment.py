@@ -6,9 +6,11 @@ sizes by the target's own runtime, against JAX.
 import re
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow as tf
+from jax import lax
 
 import jax2tf_impl
 from jax2tf_impl import export
@@ -103,3 +105,39 @@ def test_onnx(request, model):
     for g, e in zip(got, expected):
       assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
       np.testing.assert_allclose(g, e, rtol=model.rtol, atol=model.rtol)
+
+
+def _int_sort_fn(v):
+  return jnp.sort(v, axis=-1), jnp.argsort(v, axis=-1), lax.top_k(v, 3)
+
+
+_INT_SORT_INPUTS = [
+    np.array([[5, 1, 2, 16777217, 16777216, 0xFFFFFFF0, 7]], np.uint32),
+    np.array([[16777217, 16777216, -5, 3, -16777217, -16777216]], np.int32),
+]
+
+
+@pytest.mark.parametrize("x", _INT_SORT_INPUTS, ids=lambda x: x.dtype.name)
+def test_onnx_integer_sort_exact(x):
+  """tf2onnx casts TopK inputs to float32, which merges integers above 2**24;
+  export_onnx undoes that cast."""
+  ort = pytest.importorskip("onnxruntime", reason="optional extra 'onnx' not installed")
+  pytest.importorskip("tf2onnx", reason="optional extra 'onnx' not installed")
+  proto = export.export_onnx(_int_sort_fn, [x])
+  session = ort.InferenceSession(proto.SerializeToString(),
+                                 providers=["CPUExecutionProvider"])
+  got = session.run(None, {"input_0": x})
+  want = _jax_outputs_of(_int_sort_fn, x)
+  for g, w in zip(got, want):
+    np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("x", _INT_SORT_INPUTS, ids=lambda x: x.dtype.name)
+def test_tflite_integer_sort_exact(x):
+  got = _run_tflite(export.export_tflite(_int_sort_fn, [x]), [x])
+  for g, w in zip(got, _jax_outputs_of(_int_sort_fn, x)):
+    np.testing.assert_array_equal(g, w)
+
+
+def _jax_outputs_of(fn, *args):
+  return [np.asarray(v) for v in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]

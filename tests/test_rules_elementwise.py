@@ -444,3 +444,17 @@ def test_sub_of_empty_constant_broadcasts_like_jax():
   r, s = np.zeros((0, 0), np.float32), np.zeros((0, 1), np.float32)
   out = jax2tf_impl.convert(f)(r, s)
   assert out.shape == f(r, s).shape == (0, 0)
+
+
+@pytest.mark.parametrize("mode", MODES + ["noxla"])
+@pytest.mark.parametrize("const", [0.0, -0.0, 1.5, -np.inf, np.inf])
+@pytest.mark.parametrize("op", [lax.max, lax.min])
+def test_max_min_against_constant(op, const, mode):
+  """The one-select form for a constant operand (relu) keeps NaN, -0.0 < +0.0."""
+  x = np.array([np.nan, -0.0, 0.0, 1.5, -1.5, 2.0, -np.inf, np.inf],
+               np.float32)
+  c = np.float32(const)
+  enable_xla = mode != "noxla"
+  mode = "graph" if mode == "noxla" else mode
+  check(lambda v: op(v, c), x, mode=mode, enable_xla=enable_xla)
+  check(lambda v: op(c, v), x, mode=mode, enable_xla=enable_xla)

@@ -256,15 +256,61 @@ def max_or_min(dtype: Any, is_max: bool) -> Any:
   return float_max_or_min
 
 
+def _uniform_float_constant(t: Any) -> Any:
+  """The value of `t` if it is known now and the same non-NaN float (sign of
+  zero included) everywhere, else None."""
+  value = tf.get_static_value(t)
+  if value is None:
+    return None
+  value = np.asarray(value)
+  if value.size == 0 or value.dtype.kind != "f":
+    return None
+  c = value.reshape(-1)[0]
+  if np.isnan(c) or not np.all(value == c) or not np.all(
+      np.signbit(value) == np.signbit(c)):
+    return None
+  return c
+
+
+def _max_or_min_constant(x: Any, y: Any, is_max: bool) -> Any:
+  """lax.max/min against a constant: one compare and one select (e.g. relu).
+
+  max(x, c) is c where x < c, else x: NaN compares false and stays, and only
+  for c == +0.0 must x == -0.0 also give c (hence <=). min mirrors it, with
+  >= for c == -0.0. Returns None when neither operand qualifies.
+  """
+  c = _uniform_float_constant(y)
+  if c is None:
+    c = _uniform_float_constant(x)
+    if c is None:
+      return None
+    x, y = y, x
+  zero_to_replace = c == 0 and (np.signbit(c) != is_max)
+  if is_max:
+    cond = tf.math.less_equal(x, y) if zero_to_replace else tf.math.less(x, y)
+  else:
+    cond = (tf.math.greater_equal(x, y) if zero_to_replace else
+            tf.math.greater(x, y))
+  return tf.where(cond, y, x)
+
+
 @register(lax.max_p)
 def _max(ctx: RuleContext, x: Any, y: Any) -> Any:
   """NaN-propagating maximum, +0.0 > -0.0, complex lexicographic."""
+  if dt.is_float(ctx.aval_out.dtype):
+    out = _max_or_min_constant(x, y, is_max=True)
+    if out is not None:
+      return out
   return max_or_min(ctx.aval_out.dtype, is_max=True)(x, y)
 
 
 @register(lax.min_p)
 def _min(ctx: RuleContext, x: Any, y: Any) -> Any:
   """NaN-propagating minimum, -0.0 < +0.0, complex lexicographic."""
+  if dt.is_float(ctx.aval_out.dtype):
+    out = _max_or_min_constant(x, y, is_max=False)
+    if out is not None:
+      return out
   return max_or_min(ctx.aval_out.dtype, is_max=False)(x, y)
 
 

@@ -138,6 +138,8 @@ def _from_last(x: tf.Tensor, axis: int, rank: int) -> tf.Tensor:
 
 def _take(x: tf.Tensor, idx: tf.Tensor) -> tf.Tensor:
   """x[..., idx[..., j]] along the last axis (both of the same rank)."""
+  if x.dtype == tf.uint32:  # TFLite's Gather has no uint32; casts keep bits
+    return tf.cast(_take(tf.cast(x, tf.int32), idx), tf.uint32)
   rank = len(idx.shape)
   if rank == 1:
     return tf.gather(x, idx)
