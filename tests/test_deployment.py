@@ -141,3 +141,24 @@ def test_tflite_integer_sort_exact(x):
 
 def _jax_outputs_of(fn, *args):
   return [np.asarray(v) for v in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
+
+
+def _special_fn(x):
+  return (lax.erf(x), jnp.arctan(x), jnp.arcsin(x / 4), jnp.arccos(x / 4),
+          lax.erf_inv(x / 4), jnp.log1p(jnp.abs(x)), jax.nn.gelu(x, False))
+
+
+def test_special_functions_tflite_and_onnx():
+  """erf, erf_inv, atan, asin, acos and log1p, which TFLite/tf2onnx lack as
+  ops, run in both runtimes with float32 accuracy."""
+  x = np.linspace(-3.9, 3.9, 101).astype(np.float32).reshape(1, -1)
+  want = _jax_outputs_of(_special_fn, x)
+  got = _run_tflite(export.export_tflite(_special_fn, [x]), [x])
+  for g, w in zip(got, want):
+    np.testing.assert_allclose(g, w, rtol=2e-6, atol=5e-7)
+  ort = pytest.importorskip("onnxruntime", reason="optional extra 'onnx' not installed")
+  proto = export.export_onnx(_special_fn, [x])
+  session = ort.InferenceSession(proto.SerializeToString(),
+                                 providers=["CPUExecutionProvider"])
+  for g, w in zip(session.run(None, {"input_0": x}), want):
+    np.testing.assert_allclose(g, w, rtol=2e-6, atol=5e-7)

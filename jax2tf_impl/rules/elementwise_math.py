@@ -92,6 +92,53 @@ def _erf(x: Any) -> Any:
   return tf.where(tf.math.is_inf(x), tf.math.sign(x), tf.math.erf(x))
 
 
+# erf(x) ~ x * P(x^2) / Q(x^2) on [-4, 4] (clamped outside, where erf is
+# +-1 in float32): the rational approximation Eigen and XLA use for float32,
+# coefficients highest power first.
+_ERF_P = (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+          -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+          -1.60960333262415e-02)
+_ERF_Q = (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+          -7.37332916720468e-03, -1.42647390514189e-02)
+
+
+def _erf_portable(x: Any) -> Any:
+  """erf from arithmetic for float32 (TFLite has no Erf builtin); float64
+  keeps TF's Erf (no portable target computes in float64)."""
+  if x.dtype == tf.float64:
+    return _erf(x)
+  clamped = tf.clip_by_value(x, -4.0, 4.0)
+  x2 = clamped * clamped
+  p = tf.constant(_ERF_P[0], x.dtype)
+  for c in _ERF_P[1:]:
+    p = p * x2 + c
+  q = tf.constant(_ERF_Q[0], x.dtype)
+  for c in _ERF_Q[1:]:
+    q = q * x2 + c
+  return clamped * p / q
+
+
+# erfc(z) = t exp(-z^2 + poly(t)), t = 1 / (1 + z/2), z >= 0: the Chebyshev
+# fit of Numerical Recipes' erfcc (fractional error < 1.2e-7 everywhere),
+# coefficients lowest power first.
+_ERFC_T = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806,
+           0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277)
+
+
+def _erfc_portable(x: Any) -> Any:
+  """erfc for float32 without an Erfc op (neither TFLite nor tf2onnx has
+  one), with relative accuracy in the tail; float64 keeps TF's Erfc."""
+  if x.dtype == tf.float64:
+    return tf.math.erfc(x)
+  z = tf.math.abs(x)
+  t = 1.0 / (1.0 + 0.5 * z)
+  poly = tf.constant(_ERFC_T[-1], x.dtype)
+  for c in reversed(_ERFC_T[:-1]):
+    poly = poly * t + c
+  tail = t * tf.math.exp(-z * z + poly)
+  return tf.where(x < 0, 2.0 - tail, tail)
+
+
 def _rsqrt_complex(x: Any) -> Any:
   """1 / sqrt(x) with XLA's complex division (rsqrt(0) == inf + nan*j)."""
   return complex_divide(tf.ones_like(x), tf.math.sqrt(x))
@@ -120,9 +167,6 @@ for _prim, _real, _complex in [
     (lax.sin_p, tf.math.sin, tf.math.sin),
     (lax.cos_p, tf.math.cos, tf.math.cos),
     (lax.tan_p, tf.math.tan, tf.math.tan),
-    (lax.asin_p, tf.math.asin, tf.math.asin),
-    (lax.acos_p, tf.math.acos, tf.math.acos),
-    (lax.atan_p, tf.math.atan, tf.math.atan),
     (lax.sinh_p, tf.math.sinh, tf.math.sinh),
     (lax.cosh_p, tf.math.cosh, tf.math.cosh),
     (lax.asinh_p, tf.math.asinh, tf.math.asinh),
@@ -131,8 +175,6 @@ for _prim, _real, _complex in [
     (lax.sqrt_p, tf.math.sqrt, tf.math.sqrt),
     (lax.rsqrt_p, tf.math.rsqrt, _rsqrt_complex),
     (lax.cbrt_p, _cbrt, None),
-    (lax.erf_p, _erf, None),
-    (lax.erfc_p, tf.math.erfc, None),
 ]:
   register(_prim)(math_unary(_real, _complex))
 
@@ -157,6 +199,26 @@ def _log1p_portable(x: Any) -> Any:
 
 register(lax.log1p_p)(math_unary(tf.math.log1p, _log1p_complex,
                                  portable_fn=_log1p_portable))
+register(lax.erf_p)(math_unary(_erf, None, portable_fn=_erf_portable))
+register(lax.erfc_p)(math_unary(tf.math.erfc, None, portable_fn=_erfc_portable))
+
+
+def _one_minus_square_root(x: Any) -> Any:
+  """sqrt(1 - x^2), as sqrt((1 - x)(1 + x)), which is exact near |x| = 1."""
+  one = tf.ones([], x.dtype)
+  return tf.math.sqrt((one - x) * (one + x))
+
+
+# TFLite has Atan2 but no Atan/Asin/Acos builtins.
+register(lax.atan_p)(math_unary(
+    tf.math.atan, tf.math.atan,
+    portable_fn=lambda x: tf.math.atan2(x, tf.ones_like(x))))
+register(lax.asin_p)(math_unary(
+    tf.math.asin, tf.math.asin,
+    portable_fn=lambda x: tf.math.atan2(x, _one_minus_square_root(x))))
+register(lax.acos_p)(math_unary(
+    tf.math.acos, tf.math.acos,
+    portable_fn=lambda x: tf.math.atan2(_one_minus_square_root(x), x)))
 
 
 @register(lax.atan2_p)
