@@ -42,9 +42,10 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import time
+
+import bench_env  # benchmarks/, next to this script
 import traceback
 from typing import Any, Callable
 
@@ -450,25 +451,8 @@ def render(rows: list[tuple[Any, PathResult, PathResult]], runs: int,
   return "\n".join(out)
 
 
-def _version(mod: str) -> str:
-  try:
-    from importlib import metadata  # pylint: disable=g-import-not-at-top
-    return metadata.version(mod)
-  except Exception:  # pylint: disable=broad-except
-    return "?"
-
-
 def environment() -> str:
-  try:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_ROOT,
-                            capture_output=True, text=True, check=True
-                            ).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "--",
-                            "jax2tf_impl"], cwd=_ROOT, capture_output=True,
-                           text=True).stdout.strip()
-    commit += " (jax2tf_impl/ has uncommitted changes)" if dirty else ""
-  except Exception:  # pylint: disable=broad-except
-    commit = "?"
+  commit = bench_env.git_revision()
   try:
     usable = len(os.sched_getaffinity(0))
   except AttributeError:
@@ -481,7 +465,7 @@ def environment() -> str:
       f"- python {platform.python_version()}, {platform.platform()}",
       f"- CPUs: {usable} usable ({os.cpu_count()} in machine), "
       f"{platform.processor() or platform.machine()}",
-      "- " + ", ".join(f"{p} {_version(p)}" for p in pkgs),
+      "- " + ", ".join(f"{p} {bench_env.package_version(p)}" for p in pkgs),
       "- JAX 32-bit mode (jax_enable_x64=False)",
   ])
 

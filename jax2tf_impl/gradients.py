@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import jax
 import numpy as np
 import tensorflow as tf
-from jax import tree_util
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl import interpreter

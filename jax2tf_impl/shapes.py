@@ -15,7 +15,6 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 from jax import export as jax_export
-from jax import tree_util
 from jax._src.export import shape_poly
 from jax._src.tree_util import broadcast_prefix
 

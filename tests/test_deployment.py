@@ -12,7 +12,6 @@ import pytest
 import tensorflow as tf
 from jax import lax
 
-import jax2tf_impl
 from jax2tf_impl import export
 from model_zoo import MODELS
 

@@ -17,7 +17,6 @@ import functools
 import math
 from typing import Any, Callable, Sequence
 
-import jax
 import numpy as np
 import tensorflow as tf
 from jax import lax

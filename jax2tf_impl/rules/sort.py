@@ -25,7 +25,6 @@ import tensorflow as tf
 from jax import lax
 from jax._src.lax import ann
 
-from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
