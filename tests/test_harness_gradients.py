@@ -5,7 +5,9 @@ with a real floating-point input and output is differentiated with respect to
 its floating-point arguments (groups with no such harness, e.g. comparisons,
 are not differentiable and have no case):
 JAX's `jax.vjp` with a random cotangent against `tf.GradientTape` on the
-converted function with the same cotangent, eagerly and under tf.function.
+converted function with the same cotangent, eagerly and under tf.function;
+and with enable_xla=False under tf.function ("noxla"), where the gradient
+graph (function libraries included) must hold no Xla* op.
 """
 import functools
 
@@ -50,11 +52,12 @@ def _tolerance(dtype):
   return 1e-4 if np.dtype(dtype) == np.float32 else 1e-9
 
 
-@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("mode", ["eager", "graph", "noxla"])
 @pytest.mark.parametrize("harness", _gradient_harnesses(), ids=lambda h: h.fullname)
 def test_harness_gradient(request, harness, mode):
   request.node.harness_info = dict(group=harness.group_name, name=harness.fullname,
-                                   mode="grad_" + mode, enable_xla=True)
+                                   mode="grad_" + mode,
+                                   enable_xla=mode != "noxla")
   if hs.jax_unimplemented_on_cpu(harness):
     pytest.skip("JAX itself does not run this on CPU")
   args = hs.make_args(harness)
@@ -90,7 +93,7 @@ def test_harness_gradient(request, harness, mode):
   except Exception as e:
     pytest.skip(f"JAX itself cannot differentiate: {type(e).__name__}")
 
-  converted = jax2tf_impl.convert(f_diff)
+  converted = jax2tf_impl.convert(f_diff, enable_xla=mode != "noxla")
   variables = [tf.Variable(p) for p in primals]
 
   def tf_grads():
@@ -100,8 +103,11 @@ def test_harness_gradient(request, harness, mode):
                        if c.dtype != jax.dtypes.float0])
     return tape.gradient(loss, variables)
 
-  if mode == "graph":
+  if mode in ("graph", "noxla"):
     tf_grads = tf.function(tf_grads, autograph=False)
+  if mode == "noxla":
+    xla_ops = hs.xla_op_types(tf_grads, [])
+    assert not xla_ops, f"enable_xla=False gradient graph contains {sorted(xla_ops)}"
   got = tf_grads()
   for i, (g, e) in enumerate(zip(got, expected)):
     e = np.asarray(e)
