@@ -161,3 +161,14 @@ def test_special_functions_tflite_and_onnx():
                                  providers=["CPUExecutionProvider"])
   for g, w in zip(session.run(None, {"input_0": x}), want):
     np.testing.assert_allclose(g, w, rtol=2e-6, atol=5e-7)
+
+
+@pytest.mark.parametrize("name", ["bilstm", "seq2seq_lstm"])
+def test_tflite_scan_stays_a_while_loop(name):
+  """lax.scan becomes a TFLite WHILE (not unrolled, not a Flex op)."""
+  from model_zoo import MODELS_BY_NAME  # pylint: disable=g-import-not-at-top
+  model = MODELS_BY_NAME[name]
+  content = export.export_tflite(model.fun(), model.make_batch(1),
+                                 polymorphic_shapes=list(model.batch_spec))
+  ops = {d["op_name"] for d in _tflite_interpreter(content)._get_ops_details()}
+  assert "WHILE" in ops, sorted(ops)
