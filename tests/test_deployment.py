@@ -144,12 +144,14 @@ def _jax_outputs_of(fn, *args):
 
 def _special_fn(x):
   return (lax.erf(x), jnp.arctan(x), jnp.arcsin(x / 4), jnp.arccos(x / 4),
-          lax.erf_inv(x / 4), jnp.log1p(jnp.abs(x)), jax.nn.gelu(x, False))
+          lax.erf_inv(x / 4), jnp.log1p(jnp.abs(x)), jax.nn.gelu(x, False),
+          lax.rem(x, np.float32(0.7)), jnp.remainder(x, np.float32(0.7)))
 
 
 def test_special_functions_tflite_and_onnx():
-  """erf, erf_inv, atan, asin, acos and log1p, which TFLite/tf2onnx lack as
-  ops, run in both runtimes with float32 accuracy."""
+  """erf, erfc (exact GELU), erf_inv, atan, asin, acos, log1p and float rem,
+  which TFLite/tf2onnx lack as ops, run in both runtimes with float32
+  accuracy."""
   x = np.linspace(-3.9, 3.9, 101).astype(np.float32).reshape(1, -1)
   want = _jax_outputs_of(_special_fn, x)
   got = _run_tflite(export.export_tflite(_special_fn, [x]), [x])

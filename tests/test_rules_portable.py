@@ -161,3 +161,21 @@ def test_portable_sort_and_top_k_special_values(dtype):
     np.testing.assert_array_equal(g, w)
     if g.dtype.kind == "f":  # the sign of zeros matters in top_k's order
       np.testing.assert_array_equal(np.signbit(g), np.signbit(w))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_portable_float_rem(dtype):
+  """fmod from FloorMod on magnitudes: exact, sign of x, JAX's edges."""
+  rng = np.random.RandomState(3)
+  specials = np.array([0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, 1e-30,
+                       np.inf, -np.inf, np.nan], np.float64)
+  x = np.concatenate([np.repeat(specials, len(specials)),
+                      rng.randn(500) * 100]).astype(dtype)
+  y = np.concatenate([np.tile(specials, len(specials)),
+                      rng.randn(500) * 3]).astype(dtype)
+  want = np.asarray(jax.jit(lax.rem)(x, y))
+  (got,) = _converted(lax.rem, x, y)
+  np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+  ok = ~np.isnan(want)
+  np.testing.assert_array_equal(got[ok], want[ok])
+  np.testing.assert_array_equal(np.signbit(got[ok]), np.signbit(want[ok]))

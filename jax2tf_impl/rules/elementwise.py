@@ -202,10 +202,26 @@ def _rem(ctx: RuleContext, x: Any, y: Any) -> Any:
         x, tf.math.multiply(tf.truncatediv(x, y_safe), y_safe))
     # y == -1 lanes used y_safe == 1: x - x * 1 == 0, as required.
     return tf.where(zero, x, out)
+  fmod = tf.truncatemod if ctx.enable_xla else _fmod_portable
   if is_half(dtype):  # fmod is exact, so computing in f32 loses nothing.
-    out = tf.truncatemod(tf.cast(x, tf.float32), tf.cast(y, tf.float32))
+    out = fmod(tf.cast(x, tf.float32), tf.cast(y, tf.float32))
     return tf.cast(out, ctx.tf_dtype(dtype))
-  return tf.truncatemod(x, y)
+  return fmod(x, y)
+
+
+def _fmod_portable(x: Any, y: Any) -> Any:
+  """Float fmod from FloorMod (TFLite and tf2onnx have no TruncateMod).
+
+  On |x|, |y| the two agree exactly; the result takes x's sign, +-0 stays
+  itself, and y == 0, infinite x or a NaN give NaN.
+  """
+  r = tf.math.floormod(tf.math.abs(x), tf.math.abs(y))
+  signed = tf.where(x < 0, -r, r)
+  zero = tf.zeros([], x.dtype)
+  signed = tf.where(tf.equal(x, zero), x, signed)
+  nan = (tf.equal(y, zero) | tf.math.is_inf(x) | tf.math.is_nan(x) |
+         tf.math.is_nan(y))
+  return tf.where(nan, tf.constant(np.nan, x.dtype), signed)
 
 
 # ------------------------------------------------------------- max / min
