@@ -48,7 +48,56 @@ def _is_integer(v: tf.Tensor) -> tf.Tensor:
   return tf.math.equal(v, tf.math.floor(v))
 
 
-register(lax.lgamma_p)(_in_float32(tf.math.lgamma))
+# Lanczos approximation, g = 7, nine terms (the one XLA evaluates for lgamma
+# and digamma in the operand's precision).
+_LANCZOS_G = 7.0
+_LANCZOS_BASE = 0.99999999999980993
+_LANCZOS_COEFFS = (676.5203681218851, -1259.1392167224028, 771.32342877765313,
+                   -176.61502916214059, 12.507343278686905,
+                   -0.13857109526572012, 9.9843695780195716e-6,
+                   1.5056327351493116e-7)
+
+
+def _lgamma_lanczos(x: tf.Tensor) -> tf.Tensor:
+  """log|Gamma(x)| from arithmetic, log and sin (TFLite and tf2onnx have no
+  Lgamma): Lanczos for x >= 1/2, the reflection formula below."""
+  dtype = x.dtype
+  reflect = x < 0.5
+  z = tf.where(reflect, -x, x - 1.0)
+  total = tf.constant(_LANCZOS_BASE, dtype)
+  for i, c in enumerate(_LANCZOS_COEFFS):
+    total = total + c / (z + (i + 1.0))
+  half_g = _LANCZOS_G + 0.5
+  # log(t) for t = z + g + 1/2, written to stay accurate for small z.
+  log_t = math.log(half_g) + _log1p_of(z / half_g)
+  t = z + half_g
+  log_y = (math.log(math.sqrt(2 * math.pi)) + (z + 0.5 - t / log_t) * log_t +
+           tf.math.log(total))
+  frac = tf.math.abs(x) - tf.math.floor(tf.math.abs(x))
+  frac = tf.where(frac > 0.5, 1.0 - frac, frac)
+  log_sin = tf.math.log(tf.math.sin(math.pi * frac))
+  reflected = tf.where(tf.math.is_finite(log_sin),
+                       math.log(math.pi) - log_sin - log_y, -log_sin)
+  out = tf.where(reflect, reflected, log_y)
+  return tf.where(tf.math.is_inf(x), tf.constant(math.inf, dtype), out)
+
+
+def _log1p_of(u: tf.Tensor) -> tf.Tensor:
+  """log(1 + u) for |u| small or large, without a Log1p op."""
+  small = u * (1.0 + u * (-0.5 + u * (1.0 / 3.0 + u * -0.25)))
+  return tf.where(tf.math.abs(u) < 1e-3, small, tf.math.log(1.0 + u))
+
+
+def _lgamma_rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
+  """lgamma; under enable_xla=False from the Lanczos form (float32 and half
+  types; float64 keeps TF's Lgamma)."""
+  out_dtype = ctx.tf_dtype(ctx.aval_out)
+  if not ctx.enable_xla and out_dtype != tf.float64:
+    return tf.cast(_lgamma_lanczos(tf.cast(x, tf.float32)), out_dtype)
+  return _in_float32(tf.math.lgamma)(ctx, x)
+
+
+register(lax.lgamma_p)(_lgamma_rule)
 register(lax.digamma_p)(_in_float32(tf.math.digamma))
 register(lax.bessel_i0e_p)(_in_float32(tf.math.bessel_i0e))
 register(lax.bessel_i1e_p)(_in_float32(tf.math.bessel_i1e))
