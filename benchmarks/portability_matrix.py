@@ -1,4 +1,4 @@
-"""Per-primitive portability matrix: JAX's harnesses on TFLite builtins and ONNX.
+"""Per-primitive portability matrix: JAX's harnesses on TFLite, ONNX and TF.js.
 
 Usage: python benchmarks/portability_matrix.py [--per-group 3] [--groups a,b]
                                                [--all] [--write] [--json PATH]
@@ -17,13 +17,27 @@ measures which primitives survive each deployment target:
   takes every eligible harness.
 * tf.function: the `enable_xla=False` graph in a tf.function (harness mode
   "noxla"), i.e. what the exports start from. Where it cannot even be built
-  (no XLA-free lowering), both targets are "n/a" with that reason.
+  (no XLA-free lowering), every target is "n/a" with that reason.
 * TFLite: `jax2tf_impl.export.export_tflite(harness.dyn_fun, args)` (static
   shapes, TFLITE_BUILTINS only), run by the ai-edge-litert Interpreter's
   signature runner (inputs `args_<i>`, outputs `output_<i>`).
 * ONNX: `jax2tf_impl.export.export_onnx(harness.dyn_fun, args)` (opset 18,
   static shapes), run by onnxruntime's CPUExecutionProvider.
-* Results are compared with `jax.jit(harness.dyn_fun)` the way
+* TF.js (op/dtype check): a static check only, with no TF.js conversion and
+  no Node.js run. The noxla tf.function's concrete function (the harness's
+  own argument shapes) is frozen as the tensorflowjs converter freezes a
+  signature (`convert_variables_to_constants_v2(lower_control_flow=True,
+  aggressive_inlining=True)`: nested function calls inlined, While/If
+  lowered, unused nodes pruned), and its GraphDef, function library
+  included, is checked by `unsupported()` of examples/tfjs_node_check.py:
+  op types outside tensorflowjs 4.22.0's op lists
+  (tests/data/tfjs_supported_ops.json; Assert/CheckNumerics/Print allowed,
+  the converter strips them; BitwiseAnd refused, TF.js cannot run it) and
+  dtypes TF.js has no mapping for (uint16, uint32, uint64, int16,
+  bfloat16, ...). OK only says the converter's op check would pass and
+  every dtype maps; it says nothing of the values (TF.js computes 64-bit
+  types in 32 bits).
+* TFLite and ONNX results are compared with `jax.jit(harness.dyn_fun)` the way
   tests/test_harnesses.py does: the family's property check where
   tests/checks defines one, else `assert_same` (dtypes, shapes, values within
   the harness tolerance).
@@ -32,7 +46,8 @@ Failures are isolated per harness and target and classified: the TF ops the
 target's converter rejected (TFLite: the converter's "TF Select ops" /
 "neither a custom op nor a flex op"; ONNX: the TF ops tf2onnx left in the
 graph), other converter errors, runtime errors (model load / invoke), and
-wrong results. The markdown report is printed; `--write` also writes it to
+wrong results; TF.js failures are the op types and dtypes the static check
+refuses. The markdown report is printed; `--write` also writes it to
 docs/portability.md. Progress goes to stderr. The default sample (3 per
 group, ~380 harnesses) takes about 3 minutes on one core; --all (~5350
 harnesses) about 40.
@@ -44,6 +59,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import importlib.util
 import json
 import logging
 import os
@@ -70,11 +86,30 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import harness_support as hs  # noqa: E402  pylint: disable=g-import-not-at-top
+import jax2tf_impl  # noqa: E402
 from jax2tf_impl import export  # noqa: E402
+from tensorflow.python.framework import convert_to_constants  # noqa: E402
+
+
+def _load_tfjs_check() -> Any:
+  """examples/tfjs_node_check.py, loaded as tests/test_tfjs.py loads it.
+
+  (examples/ is not a package.)
+  """
+  spec = importlib.util.spec_from_file_location(
+      "tfjs_node_check", os.path.join(_ROOT, "examples", "tfjs_node_check.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+tfjs_check = _load_tfjs_check()
 
 REPORT_PATH = os.path.join(_ROOT, "docs", "portability.md")
 WIDE = frozenset({"float64", "int64", "uint64", "complex128"})
-TARGETS = ("tflite", "onnx")
+TARGETS = ("tflite", "onnx", "tfjs")
+NAMES = {"tf": "tf.function", "tflite": "TFLite", "onnx": "ONNX",
+         "tfjs": "TF.js (op/dtype check)"}
 
 tf.config.threading.set_intra_op_parallelism_threads(1)
 tf.config.threading.set_inter_op_parallelism_threads(1)
@@ -151,6 +186,7 @@ class Outcome:
   reason: str = ""       # short, deduplicable
   ops: tuple[str, ...] = ()      # TF ops the converter rejected
   op_types: tuple[str, ...] = ()  # the same, with element types where known
+  dtypes: tuple[str, ...] = ()   # TF.js: "dtype (in Op, ...)" it lacks
   detail: str = ""       # first line of the error
 
   @property
@@ -455,6 +491,49 @@ def run_onnx(harness: Any, args: list[Any], jax_outs: list[np.ndarray]
   return compare(harness, args, jax_outs, got)
 
 
+def tfjs_graph_def(harness: Any, args: list[Any]) -> Any:
+  """The GraphDef the TF.js converter would validate for this harness.
+
+  The noxla tf.function's concrete function, frozen as tensorflowjs freezes
+  a signature (tf_saved_model_conversion_v2._freeze_saved_model_v2), so that
+  nested calls are inlined and While/If lowered, as the converter sees them.
+  No SavedModel round trip: the harness graph holds no variables.
+  """
+  converted = jax2tf_impl.convert(harness.dyn_fun, enable_xla=False)
+  tf_args = [tf.constant(np.asarray(a)) for a in args]
+  concrete = tf.function(converted, autograph=False).get_concrete_function(
+      *tf_args)
+  frozen = convert_to_constants.convert_variables_to_constants_v2(
+      concrete, lower_control_flow=True, aggressive_inlining=True)
+  return frozen.graph.as_graph_def()
+
+
+def _dtype_of(entry: str) -> tuple[str, list[str]]:
+  """"uint32 (in Add, Const)" -> ("uint32", ["Add", "Const"])."""
+  m = re.fullmatch(r"(\S+) \(in (.*)\)", entry)
+  return (m.group(1), m.group(2).split(", ")) if m else (entry, [])
+
+
+def run_tfjs(harness: Any, args: list[Any]) -> Outcome:
+  """Static check only: no TF.js conversion, no Node.js run."""
+  try:
+    graph_def = tfjs_graph_def(harness, args)
+  except Exception as e:  # pylint: disable=broad-except
+    return Outcome("convert", "freezing the graph failed: " +
+                   _first_line(e, 100), detail=_first_line(e))
+  bad_ops, bad_dtypes = tfjs_check.unsupported(graph_def)
+  if not bad_ops and not bad_dtypes:
+    return Outcome("ok")
+  parts = []
+  if bad_ops:
+    parts.append("TF ops: " + ", ".join(bad_ops))
+  if bad_dtypes:
+    parts.append("dtypes: " + ", ".join(_dtype_of(d)[0] for d in bad_dtypes))
+  detail = "; ".join(parts[:1] * bool(bad_ops) + list(bad_dtypes))
+  return Outcome("unsupported", " / ".join(parts), ops=tuple(bad_ops),
+                 detail=detail[:200], dtypes=tuple(bad_dtypes))
+
+
 @contextlib.contextmanager
 def _quiet_fd2(enabled: bool):
   """Silences C++ stderr (MLIR diagnostics, TF logs) at the fd level."""
@@ -479,15 +558,16 @@ def run_harness(harness: Any, quiet: bool) -> dict[str, Outcome]:
     args, jax_outs = hs.jax_result(harness)
   except Exception as e:  # pylint: disable=broad-except
     o = Outcome("na", "JAX fails on CPU: " + _first_line(e, 100))
-    return {"tf": o, "tflite": o, "onnx": o}
+    return {"tf": o, **{t: o for t in TARGETS}}
   with _quiet_fd2(quiet):
     res = {"tf": _tf_baseline(harness, args, jax_outs)}
     if res["tf"].status == "convert":
       na = Outcome("na", res["tf"].reason, detail=res["tf"].detail)
-      res.update(tflite=na, onnx=na)
+      res.update({t: na for t in TARGETS})
     else:
       res["tflite"] = run_tflite(harness, args, jax_outs)
       res["onnx"] = run_onnx(harness, args, jax_outs)
+      res["tfjs"] = run_tfjs(harness, args)
   return res
 
 
@@ -504,6 +584,8 @@ def _versions() -> dict[str, str]:
       out[dist] = md.version(dist)
     except md.PackageNotFoundError:
       out[dist] = "not installed"
+  with open(tfjs_check.OPS_JSON) as f:
+    out["TF.js op list"] = "tensorflowjs " + json.load(f)["tensorflowjs_version"]
   return out
 
 
@@ -521,6 +603,65 @@ def _esc(s: str) -> str:
   return s.replace("|", "\\|")
 
 
+def _first_items(items: list[str], limit: int) -> str:
+  more = len(items) - limit
+  return ", ".join(items[:limit]) + (f", +{more} more" if more > 0 else "")
+
+
+def _tfjs_gaps(results: list[tuple[Any, dict[str, Outcome]]]) -> list[str]:
+  """The "TF ops and dtypes TF.js lacks" section."""
+  lines = [
+      "## TF ops and dtypes TF.js lacks (static op/dtype check)",
+      "",
+      "Aggregated over all sampled harnesses, most frequent first "
+      "(harnesses = sampled harnesses whose frozen graph holds that op or "
+      "dtype). No TF.js conversion or Node.js run: see the TF.js bullet "
+      "above.",
+      "",
+      "### TF ops not in the TF.js op list (or broken in TF.js 4.22.0)",
+      "",
+  ]
+  op_h, op_groups, op_dtypes = (collections.Counter(),
+                                collections.defaultdict(set),
+                                collections.defaultdict(set))
+  dt_h, dt_groups, dt_dtypes, dt_ops = (collections.Counter(),
+                                        collections.defaultdict(set),
+                                        collections.defaultdict(set),
+                                        collections.defaultdict(set))
+  for h, res in results:
+    o = res["tfjs"]
+    for op in o.ops:
+      op_h[op] += 1
+      op_groups[op].add(h.group_name)
+      op_dtypes[op].add(_dtype_name(h))
+    for entry in o.dtypes:
+      d, ops = _dtype_of(entry)
+      dt_h[d] += 1
+      dt_groups[d].add(h.group_name)
+      dt_dtypes[d].add(_dtype_name(h))
+      dt_ops[d].update(ops)
+  if op_h:
+    lines += ["| TF op | harnesses | harness dtypes | groups |",
+              "|---|---|---|---|"]
+    for op, n in sorted(op_h.items(), key=lambda kv: (-kv[1], kv[0])):
+      lines.append(f"| {op} | {n} | {', '.join(sorted(op_dtypes[op]))} | "
+                   f"{', '.join(sorted(op_groups[op]))} |")
+  else:
+    lines.append("None.")
+  lines += ["", "### dtypes TF.js has no mapping for", ""]
+  if dt_h:
+    lines += ["| TF dtype | harnesses | harness dtypes | groups | "
+              "TF ops with it (type attributes) |", "|---|---|---|---|---|"]
+    for d, n in sorted(dt_h.items(), key=lambda kv: (-kv[1], kv[0])):
+      lines.append(f"| {d} | {n} | {', '.join(sorted(dt_dtypes[d]))} | "
+                   f"{', '.join(sorted(dt_groups[d]))} | "
+                   f"{_esc(_first_items(sorted(dt_ops[d]), 20))} |")
+  else:
+    lines.append("None.")
+  lines.append("")
+  return lines
+
+
 def report(results: list[tuple[Any, dict[str, Outcome]]],
            n_eligible: dict[str, int], n_total: dict[str, int],
            args: argparse.Namespace, seconds: float) -> str:
@@ -531,11 +672,14 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
   tried = len(results)
   ok = {t: sum(r[t].ok for _, r in results) for t in ("tf",) + TARGETS}
   na = sum(r["tflite"].status == "na" for _, r in results)
+  heads = " | ".join(f"{NAMES[t]} OK" for t in ("tf",) + TARGETS)
+  rule = "---|" * (1 + len(TARGETS))
 
   sample = ("every eligible harness" if args.all else
             f"{args.per_group} per group")
   lines = [
-      "# Portability of the primitives: TFLite builtins and ONNX",
+      "# Portability of the primitives: TFLite builtins, ONNX and TF.js "
+      "(op/dtype check)",
       "",
       "Generated by `benchmarks/portability_matrix.py`; do not edit by hand.",
       "",
@@ -550,18 +694,40 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
       "`enable_xla=False` and static shapes (its own argument shapes) and:",
       "",
       "* **tf.function**: the `enable_xla=False` graph run by TF (harness "
-      "mode `noxla`), the starting point of both exports;",
+      "mode `noxla`), the starting point of the exports;",
       "* **TFLite**: `export.export_tflite` (TFLITE_BUILTINS only, no Select "
       "TF ops) run by the ai-edge-litert `Interpreter`;",
       "* **ONNX**: `export.export_onnx` (tf2onnx, opset 18) run by "
-      "onnxruntime (CPUExecutionProvider).",
+      "onnxruntime (CPUExecutionProvider);",
+      "* **TF.js (op/dtype check)**: a *static check only*: no TF.js "
+      "conversion, no Node.js run, no comparison of values. The noxla "
+      "tf.function's concrete function is frozen as the tensorflowjs "
+      "converter freezes a signature (`convert_variables_to_constants_v2` "
+      "with `lower_control_flow=True, aggressive_inlining=True`: nested calls "
+      "inlined, While/If lowered to Enter/Exit/Switch/Merge, unused nodes "
+      "pruned) and its GraphDef, function library included, is checked by "
+      "`unsupported()` of `examples/tfjs_node_check.py`: every op type must "
+      "be in tensorflowjs 4.22.0's op lists "
+      "(`tests/data/tfjs_supported_ops.json`; Assert/CheckNumerics/Print "
+      "are allowed since the converter strips them, BitwiseAnd is refused "
+      "since TF.js 4.22.0 cannot run it), and every dtype in a type "
+      "attribute must be one TF.js maps to its own (uint16, uint32, uint64, "
+      "int16 and bfloat16 are not). OK therefore means the converter's op "
+      "check would pass and every dtype maps, not that the model runs or "
+      "matches: whether TF.js's kernel for an op takes a given dtype (e.g. "
+      "complex64) is not checked, TF.js computes int64/float64 in 32 bits, "
+      "and the end-to-end "
+      "Node.js check covers only the model suite (`tests/test_tfjs.py`).",
       "",
-      "OK means converted, ran, and matched `jax.jit` with the harness's own "
+      "For tf.function, TFLite and ONNX, OK means converted, ran, and "
+      "matched `jax.jit` with the harness's own "
       "tolerance or property check (as `tests/test_harnesses.py`). Where "
-      "the `enable_xla=False` conversion itself fails, both targets count "
+      "the `enable_xla=False` conversion itself fails, every target counts "
       "as failed with that reason. \"TF ops: X\" lists the TF ops the "
       "target's converter left unconverted (TFLite: not a builtin; ONNX: no "
-      "tf2onnx handler at opset 18); for TFLite the operand types the "
+      "tf2onnx handler at opset 18; TF.js: not in its op list), and for "
+      "TF.js \"dtypes: Y\" the dtypes it has no mapping for; for TFLite "
+      "the operand types the "
       "converter reported are listed too, since most gaps are per type. "
       "Zero-size outputs of a LiteRT model are checked by shape only "
       "(LiteRT's Python `get_tensor` cannot return them); bfloat16 could be "
@@ -570,22 +736,25 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
       "",
       "## Totals",
       "",
-      "| harnesses tried | groups | tf.function OK | TFLite OK | ONNX OK |",
-      "|---|---|---|---|---|",
-      f"| {tried} | {sum(1 for g in groups if by_group[g])} | {ok['tf']} | "
-      f"{ok['tflite']} | {ok['onnx']} |",
+      f"| harnesses tried | groups | {heads} |",
+      "|---|---|" + rule,
+      f"| {tried} | {sum(1 for g in groups if by_group[g])} | " +
+      " | ".join(str(ok[t]) for t in ("tf",) + TARGETS) + " |",
       "",
       f"{na} of the {tried} have no `enable_xla=False` lowering at all "
-      "(both targets fail before reaching their converter).",
+      "(every target fails before reaching its converter).",
       "",
       "## By harness dtype",
       "",
       "The harness's own `dtype` (its main operand type). Most TFLite and "
       "ONNX failures are about types, not ops: the same TF op converts for "
-      "float32 and fails for float16/bfloat16/int8/int16/uint16/complex64.",
+      "float32 and fails for float16/bfloat16/int8/int16/uint16/complex64. "
+      "For TF.js the dtype check is per graph: a harness fails it whenever "
+      "any tensor in its graph has a dtype TF.js lacks, whatever the "
+      "harness dtype.",
       "",
-      "| harness dtype | tried | tf.function OK | TFLite OK | ONNX OK |",
-      "|---|---|---|---|---|",
+      f"| harness dtype | tried | {heads} |",
+      "|---|---|" + rule,
   ]
   by_dtype = collections.defaultdict(list)
   for h, res in results:
@@ -597,25 +766,26 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
       "",
       "## Per group",
       "",
-      "| group | tried (eligible/all) | tf.function OK | TFLite OK | ONNX OK "
-      "| TFLite: failing TF ops / reasons | ONNX: failing TF ops / reasons |",
-      "|---|---|---|---|---|---|---|",
+      f"| group | tried (eligible/all) | {heads} | " +
+      " | ".join(f"{NAMES[t]}: failing TF ops / reasons" for t in TARGETS) +
+      " |",
+      "|---|---|" + rule + "---|" * len(TARGETS),
   ]
   for g in groups:
     rows = by_group[g]
     if not rows:
-      lines.append(f"| {g} | 0 ({n_eligible.get(g, 0)}/{n_total[g]}) | | | "
-                   "| no eligible (32-bit) harness | |")
+      lines.append(f"| {g} | 0 ({n_eligible.get(g, 0)}/{n_total[g]}) | " +
+                   "| " * (1 + len(TARGETS)) + "no eligible (32-bit) harness |" +
+                   " |" * (len(TARGETS) - 1))
       continue
-    cnt = {t: sum(r[t].ok for _, r in rows) for t in ("tf",) + TARGETS}
+    cnt = [str(sum(r[t].ok for _, r in rows)) for t in ("tf",) + TARGETS]
     tf_fail = _cell_reasons([r["tf"] for _, r in rows], 1)
-    tfl = _cell_reasons([r["tflite"] for _, r in rows])
-    onx = _cell_reasons([r["onnx"] for _, r in rows])
+    cells = [_cell_reasons([r[t] for _, r in rows]) for t in TARGETS]
     if tf_fail and all(r["tflite"].status == "na" for _, r in rows):
-      tfl = onx = "n/a: " + tf_fail if len(rows) > 1 else tf_fail
+      cells = ["n/a: " + tf_fail if len(rows) > 1 else tf_fail] * len(TARGETS)
     lines.append(
-        f"| {g} | {len(rows)} ({n_eligible[g]}/{n_total[g]}) | {cnt['tf']} | "
-        f"{cnt['tflite']} | {cnt['onnx']} | {tfl} | {onx} |")
+        f"| {g} | {len(rows)} ({n_eligible[g]}/{n_total[g]}) | " +
+        " | ".join(cnt + cells) + " |")
 
   # Aggregated missing TF ops.
   lines += [
@@ -656,15 +826,17 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
       lines.append(row)
     lines.append("")
 
+  lines += _tfjs_gaps(results)
+
   # Other failure kinds, aggregated.
-  lines += ["## Other failures (not a missing TF op)", "",
+  lines += ["## Other failures (not a missing TF op or TF.js dtype)", "",
             "| target | kind | reason | harnesses | groups |",
             "|---|---|---|---|---|"]
   other = collections.defaultdict(lambda: [0, set()])
   for h, res in results:
     for t in TARGETS:
       o = res[t]
-      if o.ok or o.ops or o.status == "na":
+      if o.ok or o.ops or o.dtypes or o.status == "na":
         continue
       key = (t, o.status, o.reason if o.status != "mismatch" else
              re.sub(r"[-+]?\d[\d.e+-]*", "#", o.reason))
@@ -691,7 +863,8 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
   # Per-harness failures.
   lines += ["", "## Failing harnesses", "", "<details><summary>every sampled "
             "harness that fails on some target</summary>", "",
-            "| harness | tf.function | TFLite | ONNX |", "|---|---|---|---|"]
+            "| harness | " + " | ".join(NAMES[t] for t in ("tf",) + TARGETS) +
+            " |", "|---|" + "---|" * (1 + len(TARGETS))]
   for h, res in results:
     if all(res[t].ok for t in ("tf",) + TARGETS):
       continue
