@@ -14,6 +14,7 @@ from jax import lax
 
 from jax2tf_impl import export
 from model_zoo import MODELS
+from tf_testing import jax_32bit, mark_known_failure
 
 BATCHES = (1, 3)
 
@@ -25,15 +26,12 @@ KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _mark_known(request, target, model):
-  reason = KNOWN_FAILURES.get((target, model.name))
-  if reason:
-    request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+  mark_known_failure(request, KNOWN_FAILURES, (target, model.name))
 
 
 @pytest.fixture(autouse=True)
 def _x64_off():
-  """Deployment runs as users run: JAX's default 32-bit mode."""
-  with jax.enable_x64(False):
+  with jax_32bit():
     yield
 
 

@@ -29,11 +29,11 @@ import os
 import shutil
 import sys
 
-import jax
 import numpy as np
 import pytest
 
 from model_zoo import MODELS
+from tf_testing import jax_32bit, mark_known_failure
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location(
@@ -62,15 +62,12 @@ KNOWN_FAILURES = {
 
 
 def _mark_known(request, check, model):
-  reason = KNOWN_FAILURES.get((check, model.name))
-  if reason:
-    request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+  mark_known_failure(request, KNOWN_FAILURES, (check, model.name))
 
 
 @pytest.fixture(autouse=True)
 def _x64_off():
-  """TF.js runs as users run: JAX's default 32-bit mode."""
-  with jax.enable_x64(False):
+  with jax_32bit():
     yield
 
 

@@ -35,3 +35,19 @@ def compare_nested(expected, got, tol):
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol, equal_nan=True)
   else:
     np.testing.assert_array_equal(got, expected)
+
+
+def mark_known_failure(request, known, key):
+  """xfail (strict=False) the running test if `key` is in `known`
+  (key -> reason): a fix then shows up as XPASS, not as a failure."""
+  reason = known.get(key)
+  if reason:
+    import pytest  # pylint: disable=g-import-not-at-top
+    request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
+
+
+def jax_32bit():
+  """Deployment targets run as users run them: JAX's default 32-bit mode
+  (tests/conftest.py turns x64 on for the harness suite)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.enable_x64(False)

@@ -17,6 +17,7 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.elementwise import complex_divide, is_half
+from jax2tf_impl.rules.polynomials import horner
 
 TfFn = Callable[..., Any]
 
@@ -109,13 +110,7 @@ def _erf_portable(x: Any) -> Any:
     return _erf(x)
   clamped = tf.clip_by_value(x, -4.0, 4.0)
   x2 = clamped * clamped
-  p = tf.constant(_ERF_P[0], x.dtype)
-  for c in _ERF_P[1:]:
-    p = p * x2 + c
-  q = tf.constant(_ERF_Q[0], x.dtype)
-  for c in _ERF_Q[1:]:
-    q = q * x2 + c
-  return clamped * p / q
+  return clamped * horner(_ERF_P, x2) / horner(_ERF_Q, x2)
 
 
 # erfc(z) = t exp(-z^2 + poly(t)), t = 1 / (1 + z/2), z >= 0: the Chebyshev
@@ -132,10 +127,7 @@ def _erfc_portable(x: Any) -> Any:
     return tf.math.erfc(x)
   z = tf.math.abs(x)
   t = 1.0 / (1.0 + 0.5 * z)
-  poly = tf.constant(_ERFC_T[-1], x.dtype)
-  for c in reversed(_ERFC_T[:-1]):
-    poly = poly * t + c
-  tail = t * tf.math.exp(-z * z + poly)
+  tail = t * tf.math.exp(-z * z + horner(_ERFC_T[::-1], t))
   return tf.where(x < 0, 2.0 - tail, tail)
 
 
@@ -189,10 +181,7 @@ def _log1p_portable(x: Any) -> Any:
   log(x + 1) into Log1p inside tf.function.)
   """
   terms = 28 if x.dtype == tf.float64 else 13
-  series = tf.zeros_like(x)
-  for k in range(terms, 0, -1):
-    series = tf.constant((-1.0) ** (k + 1) / k, x.dtype) + x * series
-  small = x * series
+  small = x * horner([(-1.0) ** (k + 1) / k for k in range(terms, 0, -1)], x)
   one = tf.ones([], x.dtype)
   return tf.where(tf.math.abs(x) < 0.25, small, tf.math.log(x + one))
 

@@ -17,6 +17,7 @@ import tensorflow as tf
 from jax import lax
 
 from jax2tf_impl.rules import register
+from jax2tf_impl.rules.polynomials import horner
 from jax2tf_impl.rules.context import RuleContext
 
 _HALF_TYPES = (tf.float16, tf.bfloat16)
@@ -166,13 +167,8 @@ def _erf_inv_giles_f32(x: tf.Tensor) -> tf.Tensor:
   w = -tf.math.log((1.0 - x) * (1.0 + x))
   central_w = w - 2.5
   tail_w = tf.math.sqrt(tf.maximum(w, 5.0)) - 3.0
-  central = tf.constant(_GILES_CENTRAL[0], tf.float32)
-  for c in _GILES_CENTRAL[1:]:
-    central = central * central_w + c
-  tail = tf.constant(_GILES_TAIL[0], tf.float32)
-  for c in _GILES_TAIL[1:]:
-    tail = tail * tail_w + c
-  out = tf.where(w < 5.0, central, tail) * x
+  out = tf.where(w < 5.0, horner(_GILES_CENTRAL, central_w),
+                 horner(_GILES_TAIL, tail_w)) * x
   return tf.where(tf.equal(tf.math.abs(x), 1.0), x * math.inf, out)
 
 
