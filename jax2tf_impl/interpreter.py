@@ -19,6 +19,7 @@ from jax.extend import core as jcore
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl import rules
 from jax2tf_impl.errors import UnsupportedPrimitiveError
+from jax2tf_impl.jaxpr_util import sub_jaxprs
 from jax2tf_impl.rules.context import ConversionState, RuleContext, _fmt_params
 
 # Frames inside this package are never "the user's source line".
@@ -33,20 +34,10 @@ def source_of(eqn: Any) -> str:
     return "unknown"
 
 
-def _sub_jaxprs(params: dict[str, Any]):
-  for value in params.values():
-    items = value if isinstance(value, (tuple, list)) else (value,)
-    for item in items:
-      if isinstance(item, jcore.ClosedJaxpr):
-        yield item.jaxpr
-      elif isinstance(item, jcore.Jaxpr):
-        yield item
-
-
 def _walk_eqns(jaxpr: Any):
   for eqn in jaxpr.eqns:
     yield eqn
-    for sub in _sub_jaxprs(eqn.params):
+    for sub in sub_jaxprs(eqn.params):
       yield from _walk_eqns(sub)
 
 

@@ -40,6 +40,7 @@ from jax._src.random import core as random_core
 from jax._src.random import prng
 
 from jax2tf_impl.errors import UnsupportedPrimitiveError
+from jax2tf_impl.jaxpr_util import sub_jaxprs
 
 # Primitives that move or select whole elements: on keys, applying them to
 # each uint32 component of the key data separately is exact.
@@ -72,16 +73,6 @@ def is_key_aval(aval: Any) -> bool:
   return isinstance(getattr(aval, "dtype", None), dtypes.ExtendedDType)
 
 
-def _sub_jaxprs(params: dict[str, Any]):
-  for value in params.values():
-    items = value if isinstance(value, (tuple, list)) else (value,)
-    for item in items:
-      if isinstance(item, core.ClosedJaxpr):
-        yield item.jaxpr
-      elif isinstance(item, core.Jaxpr):
-        yield item
-
-
 @jax_util.weakref_lru_cache
 def _jaxpr_has_keys(jaxpr: core.Jaxpr) -> bool:
   """Whether any value of `jaxpr` (sub-jaxprs included) is a key array."""
@@ -93,7 +84,7 @@ def _jaxpr_has_keys(jaxpr: core.Jaxpr) -> bool:
 def _eqn_has_keys(eqn: core.JaxprEqn) -> bool:
   if any(is_key_aval(v.aval) for v in (*eqn.invars, *eqn.outvars)):
     return True
-  return any(_jaxpr_has_keys(j) for j in _sub_jaxprs(eqn.params))
+  return any(_jaxpr_has_keys(j) for j in sub_jaxprs(eqn.params))
 
 
 def has_keys(closed_jaxpr: core.ClosedJaxpr) -> bool:
