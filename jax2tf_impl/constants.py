@@ -11,15 +11,26 @@ gradient; a SavedModel stores them in variables/.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from jax2tf_impl import dtypes as dt
-from jax2tf_impl import saved_model
 
+# Below this size an array is cheaper inline than as a variable read (and a
+# GraphDef of many small constants stays far from protobuf's 2 GB limit).
 VARIABLE_THRESHOLD_BYTES = 4096
+
+# Every live ConstantStore, so that saved_model.save can find the stores whose
+# variables a module's functions capture (weak: stores die with their function).
+_LIVE_STORES: "weakref.WeakSet[ConstantStore]" = weakref.WeakSet()
+
+
+def live_stores() -> list["ConstantStore"]:
+  """The constant stores of the converted functions still alive."""
+  return list(_LIVE_STORES)
 
 
 def _content_key(arr: np.ndarray) -> tuple:
@@ -44,7 +55,7 @@ class ConstantStore(tf.Module):
     self._threshold = threshold_bytes
     self.constant_variables: list[tf.Variable] = []
     self._index = _Index()  # a plain object: TF must not track its dicts
-    saved_model.register_store(self)
+    _LIVE_STORES.add(self)
 
   def tensor(self, value: Any, aval: Any) -> Any:
     """A TF value for the constant `value` of abstract value `aval`."""

@@ -8,6 +8,23 @@ signature or polymorphic spec) are `InputSpecError`, a `ValueError`.
 """
 from __future__ import annotations
 
+from typing import Any
+
+# Long parameter values (jaxprs, big tuples) are cut to this many characters
+# in error messages: enough to recognise them, short enough to read.
+_PARAM_REPR_LIMIT = 200
+
+
+def format_params(params: dict[str, Any]) -> str:
+  """A primitive's params as `k=v, ...` for error messages."""
+  parts = []
+  for k, v in params.items():
+    s = repr(v)
+    if len(s) > _PARAM_REPR_LIMIT:
+      s = s[:_PARAM_REPR_LIMIT] + "..."
+    parts.append(f"{k}={s}")
+  return ", ".join(parts) if parts else "(none)"
+
 
 class UnsupportedPrimitiveError(NotImplementedError):
   """A primitive, or a parameter of it, has no TF translation."""

@@ -13,14 +13,14 @@ from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
-from jax._src import source_info_util
 from jax.extend import core as jcore
+from jax.extend import source_info_util
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl import rules
-from jax2tf_impl.errors import UnsupportedPrimitiveError
+from jax2tf_impl.errors import UnsupportedPrimitiveError, format_params
 from jax2tf_impl.jaxpr_util import sub_jaxprs
-from jax2tf_impl.rules.context import ConversionState, RuleContext, _fmt_params
+from jax2tf_impl.rules.context import ConversionState, RuleContext
 
 # Frames inside this package are never "the user's source line".
 source_info_util.register_exclusion(os.path.dirname(os.path.abspath(__file__)))
@@ -50,7 +50,7 @@ def check_supported(closed_jaxpr: Any) -> None:
                 if not isinstance(v, (jcore.ClosedJaxpr, jcore.Jaxpr))}
       dtypes = ", ".join(str(v.aval) for v in eqn.invars)
       missing.setdefault(str(eqn.primitive), []).append(
-          f"    params: {_fmt_params(params)}\n"
+          f"    params: {format_params(params)}\n"
           f"    input types: {dtypes or '(none)'}\n"
           f"    at: {source_of(eqn)}")
   if missing:
@@ -73,12 +73,8 @@ def interpret(closed_jaxpr: Any, args: Sequence[Any],
               state: ConversionState) -> list[Any]:
   """Converts `closed_jaxpr` applied to TF values `args`; returns its outputs."""
   jaxpr = closed_jaxpr.jaxpr
-  if state.constants is not None:
-    consts = [state.constants.tensor(c, v.aval)
-              for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
-  else:
-    consts = [literal_to_tf(c, v.aval)
-              for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
+  consts = [state.constants.tensor(c, v.aval)
+            for c, v in zip(closed_jaxpr.consts, jaxpr.constvars)]
   return eval_jaxpr(jaxpr, consts, args, state)
 
 

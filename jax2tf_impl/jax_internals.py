@@ -1,10 +1,183 @@
 """The one door to JAX's private modules (`jax._src...`) and private attributes.
 
 Every other module of jax2tf_impl uses JAX's public API only (`jax`, `jax.lax`,
-`jax.extend`, `jax.export`, ...). What the converter needs beyond it (primitive
-objects that JAX does not export, its symbolic-dimension internals, source
-information, the PRNG implementations) is imported here and given a name that
-says what it is, so that a JAX upgrade touches this file alone.
-`tests/test_layering.py` fails if another module imports `jax._src`.
+`jax.lax.linalg`, `jax.extend`, `jax.export`, ...). What the converter needs
+beyond it (primitive objects that JAX does not export, its symbolic-dimension
+internals, the tracing entry points and the PRNG implementations) is imported
+here and given a name that says what it is, so that a JAX upgrade touches this
+file alone. `tests/test_layering.py` fails if another module imports `jax._src`.
 """
 from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Iterator, Sequence
+
+from jax._src import api_util as _api_util
+from jax._src import core as _core
+from jax._src import dtypes as _dtypes
+from jax._src import linear_util as _lu
+from jax._src import pjit as _pjit
+from jax._src import util as _util
+from jax._src.export import shape_poly as _shape_poly
+from jax._src.interpreters import partial_eval as _pe
+from jax._src.lax import lax as _lax
+from jax._src.lax import linalg as _lax_linalg
+from jax._src.lax import utils as _lax_utils
+from jax._src.random import core as _random_core
+from jax._src.random import philox2x32 as _philox2x32
+from jax._src.random import philox4x32 as _philox4x32
+from jax._src.random import prng as _prng
+from jax._src.random import threefry4x32 as _threefry4x32
+from jax._src.tree_util import broadcast_prefix as _broadcast_prefix
+
+# --- primitives that JAX does not export publicly -----------------------------
+# (the rest come from jax.extend.core.primitives and jax.lax.linalg)
+
+pvary_p = _core.pvary_p              # varying-manual-axes annotation: identity
+tie_p = _lax.tie_p                   # ties two values' lifetimes: identity on x
+reshard_p = _pjit.reshard_p          # sharding annotations: identity
+layout_constraint_p = _pjit.layout_constraint_p
+dim_as_value_p = _shape_poly.dim_as_value_p  # a symbolic dimension as a value
+geqrf_p = _lax_linalg.geqrf_p        # raw Householder QR (LAPACK geqrf)
+iota_2x32_shape_p = _prng.iota_2x32_shape_p  # threefry counters, 64-bit iota
+philox2x32_p = _philox2x32.philox2x32_p
+philox4x32_p = _philox4x32.philox4x32_p
+threefry4x32_p = _threefry4x32.threefry4x32_p
+
+# JAX's own implementations (written in JAX) of PRNG primitives that have no
+# direct TF counterpart: we trace them to a jaxpr and convert that.
+philox2x32_as_jax = _philox2x32._philox2x32_lowering
+philox4x32_as_jax = _philox4x32._philox4x32_lowering
+threefry4x32_as_jax = _threefry4x32._threefry4x32_lowering
+
+
+def argminmax_value_comparator(computation: Any) -> Any:
+  """For a `reduce_p` computation that is JAX's own argmin/argmax reducer,
+  its value comparator (lax.lt or lax.gt); else None."""
+  if isinstance(computation, _lax._ArgMinMaxReducer):
+    return computation._value_comparator
+  return None
+
+
+def int_dtype_for_shape(shape: Sequence[Any], *, signed: bool) -> Any:
+  """The index dtype JAX's gather/scatter lowering uses for `shape`."""
+  return _lax_utils.int_dtype_for_shape(shape, signed=signed)
+
+
+# --- tracing -------------------------------------------------------------------
+
+def trace_to_jaxpr(fn: Callable[..., Sequence[Any]], avals: Sequence[Any],
+                   name: str) -> tuple[Any, list[Any]]:
+  """Traces `fn` (returning a list of values) on abstract values.
+
+  Unlike `jax.make_jaxpr`, the avals may be extended dtypes (PRNG keys) or
+  symbolic and are used as they are; returns (open jaxpr, constants).
+  """
+  dbg = _api_util.debug_info(name, fn, list(avals), {})
+  wrapped = _lu.wrap_init(fn, debug_info=dbg.with_unknown_names())
+  jaxpr, _, consts = _pe.trace_to_jaxpr_dynamic(wrapped, list(avals))
+  return jaxpr, list(consts)
+
+
+def convert_constvars_to_invars(jaxpr: Any) -> Any:
+  """The same jaxpr with its constvars as leading invars."""
+  return _pe.convert_constvars_jaxpr(jaxpr)
+
+
+def eval_jaxpr(jaxpr: Any, consts: Sequence[Any], *args: Any) -> list[Any]:
+  """JAX's reference evaluator (binds each equation's primitive)."""
+  return _core.eval_jaxpr(jaxpr, list(consts), *args)
+
+
+weakref_lru_cache = _util.weakref_lru_cache  # cache keyed weakly on a jaxpr
+
+
+# --- PRNG keys -------------------------------------------------------------------
+
+PRNGKeyArray = _prng.PRNGKeyArray
+
+
+def is_extended_dtype(dtype: Any) -> bool:
+  """Whether `dtype` is one of JAX's extended dtypes (PRNG key types)."""
+  return isinstance(dtype, _dtypes.ExtendedDType)
+
+
+def physical_aval(aval: Any) -> Any:
+  """The aval of a key array's key data (uint32[*shape, *key_shape])."""
+  return _core.physical_aval(aval)
+
+
+def key_data_shape(key_dtype: Any) -> tuple[int, ...]:
+  """The shape of one key's data for a key dtype (e.g. (2,) for threefry)."""
+  return tuple(_core.physical_element_aval(key_dtype).shape)
+
+
+def prng_impl_of(key_dtype: Any) -> Any:
+  """The PRNG implementation (threefry, rbg, ...) behind a key dtype."""
+  return key_dtype._impl
+
+
+random_seed_impl = _prng.random_seed_impl_base
+random_split_impl = _prng.random_split_impl_base
+random_fold_in_impl = _prng.random_fold_in_impl_base
+random_bits_impl = _prng.random_bits_impl_base
+random_gamma_impl = _random_core._gamma_impl
+
+
+# --- symbolic dimensions ---------------------------------------------------------
+
+SymbolicScope = _shape_poly.SymbolicScope
+is_symbolic_dim = _shape_poly.is_symbolic_dim
+solve_dim_vars = _shape_poly.solve_dim_vars
+broadcast_prefix = _broadcast_prefix
+
+_OPERATION_NAMES = {
+    _shape_poly._DimFactor.FLOORDIV: "floordiv",
+    _shape_poly._DimFactor.MOD: "mod",
+    _shape_poly._DimFactor.MAX: "max",
+    _shape_poly._DimFactor.MIN: "min",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DimFactor:
+  """One factor of a symbolic dimension term: a variable, or an operation
+  ("floordiv", "mod", "max", "min") on dimension expressions."""
+  var: str | None
+  operation: str | None
+  operands: tuple[Any, ...]
+
+
+def dim_terms(d: Any) -> Iterator[tuple[list[tuple[DimFactor, int]], int]]:
+  """A symbolic dimension as a sum of (coefficient x product of factors**exp).
+
+  Yields (factors with their exponents, coefficient) per term.
+  """
+  for term, coeff in d._sorted_terms:
+    factors = []
+    for factor, exponent in term._factors:
+      op = None if factor.var is not None else _OPERATION_NAMES[factor.operation]
+      factors.append((DimFactor(factor.var, op, tuple(factor.operands)),
+                      exponent))
+    yield factors, int(coeff)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserConstraint:
+  """A constraint given in polymorphic_shapes ("b >= 16", "mod(b, 2) == 0")."""
+  text: str
+  left: Any
+  right: Any
+  is_equality: bool
+
+
+def user_constraints(d: Any) -> list[UserConstraint]:
+  """The explicit constraints of the symbolic scope of dimension `d`."""
+  return [UserConstraint(c.debug_str, c.e1, c.e2,
+                         c.cmp == _shape_poly.Comparator.EQ)
+          for c in d.scope._explicit_constraints]
+
+
+def is_equality_comparator(cmp: Any) -> bool:
+  """Whether a solver constraint's comparator is == (else it is >=)."""
+  return cmp == _shape_poly.Comparator.EQ

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from jax._src import core
+from jax.extend import core
 
 
 def sub_jaxprs(params: dict[str, Any]) -> Iterator[core.Jaxpr]:

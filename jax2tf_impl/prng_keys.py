@@ -29,16 +29,10 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 from jax import lax
-from jax._src import api_util
-from jax._src import core
-from jax._src import dtypes
-from jax._src import linear_util as lu
-from jax._src import source_info_util
-from jax._src import util as jax_util
-from jax._src.interpreters import partial_eval as pe
-from jax._src.random import core as random_core
-from jax._src.random import prng
+from jax.extend import core
+from jax.extend import source_info_util
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 from jax2tf_impl.jaxpr_util import sub_jaxprs
 
@@ -70,10 +64,10 @@ _CALL_BODY = {
 
 
 def is_key_aval(aval: Any) -> bool:
-  return isinstance(getattr(aval, "dtype", None), dtypes.ExtendedDType)
+  return ji.is_extended_dtype(getattr(aval, "dtype", None))
 
 
-@jax_util.weakref_lru_cache
+@ji.weakref_lru_cache
 def _jaxpr_has_keys(jaxpr: core.Jaxpr) -> bool:
   """Whether any value of `jaxpr` (sub-jaxprs included) is a key array."""
   if any(is_key_aval(v.aval) for v in (*jaxpr.constvars, *jaxpr.invars)):
@@ -93,7 +87,7 @@ def has_keys(closed_jaxpr: core.ClosedJaxpr) -> bool:
 
 def _physical_value(x: Any) -> Any:
   """A constant's key data (uint32) if it is a key array, else itself."""
-  if isinstance(x, prng.PRNGKeyArray):
+  if isinstance(x, ji.PRNGKeyArray):
     return jax.random.key_data(x)
   return x
 
@@ -107,14 +101,13 @@ def physicalize(closed_jaxpr: core.ClosedJaxpr) -> core.ClosedJaxpr:
     return closed_jaxpr
   jaxpr = closed_jaxpr.jaxpr
   consts = [_physical_value(c) for c in closed_jaxpr.consts]
-  in_avals = [core.physical_aval(v.aval) for v in jaxpr.invars]
+  in_avals = [ji.physical_aval(v.aval) for v in jaxpr.invars]
 
   def fun(*args: Any) -> list[Any]:
     return eval_physical(jaxpr, consts, args)
 
-  dbg = api_util.debug_info("jax2tf_impl.physicalize", fun, in_avals, {})
-  wrapped = lu.wrap_init(fun, debug_info=dbg.with_unknown_names())
-  new_jaxpr, _, new_consts = pe.trace_to_jaxpr_dynamic(wrapped, in_avals)
+  new_jaxpr, new_consts = ji.trace_to_jaxpr(fun, in_avals,
+                                            "jax2tf_impl.physicalize")
   return core.ClosedJaxpr(new_jaxpr, new_consts)
 
 
@@ -192,32 +185,32 @@ def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
 
 
 def _impl_of(aval: Any) -> Any:
-  return aval.dtype._impl
+  return ji.prng_impl_of(aval.dtype)
 
 
 def _random_seed(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   (seeds,) = invals
-  return [prng.random_seed_impl_base(seeds, impl=eqn.params["impl"])]
+  return [ji.random_seed_impl(seeds, impl=eqn.params["impl"])]
 
 
 def _random_split(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   (keys,) = invals
   aval = eqn.invars[0].aval
-  return [prng.random_split_impl_base(_impl_of(aval), keys, aval.ndim,
+  return [ji.random_split_impl(_impl_of(aval), keys, aval.ndim,
                                       shape=eqn.params["shape"])]
 
 
 def _random_fold_in(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   keys, msgs = invals
   aval = eqn.invars[0].aval
-  return [prng.random_fold_in_impl_base(_impl_of(aval), keys, msgs,
+  return [ji.random_fold_in_impl(_impl_of(aval), keys, msgs,
                                         aval.shape)]
 
 
 def _random_bits(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   (keys,) = invals
   aval = eqn.invars[0].aval
-  return [prng.random_bits_impl_base(
+  return [ji.random_bits_impl(
       _impl_of(aval), keys, aval.ndim, bit_width=eqn.params["bit_width"],
       shape=eqn.params["shape"])]
 
@@ -227,14 +220,13 @@ def _inline_logical(fn: Callable[..., Any], eqn: core.JaxprEqn,
   """Traces `fn` on the equation's (logical) input types, then evaluates the
   result on key data: how JAX lowers primitives defined by a JAX function."""
   in_avals = [v.aval for v in eqn.invars]
-  dbg = api_util.debug_info("jax2tf_impl.inline", fn, in_avals, {})
-  wrapped = lu.wrap_init(lambda *a: [fn(*a)], debug_info=dbg.with_unknown_names())
-  jaxpr, _, consts = pe.trace_to_jaxpr_dynamic(wrapped, in_avals)
+  jaxpr, consts = ji.trace_to_jaxpr(lambda *a: [fn(*a)], in_avals,
+                                    "jax2tf_impl.inline")
   return eval_physical(jaxpr, consts, invals)
 
 
 def _random_gamma(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
-  fn = functools.partial(random_core._gamma_impl,
+  fn = functools.partial(ji.random_gamma_impl,
                          log_space=eqn.params["log_space"], use_vmap=True)
   return _inline_logical(fn, eqn, invals)
 
@@ -253,7 +245,7 @@ _KEY_PRIMITIVES: dict[str, Callable[[core.JaxprEqn, list[Any]], list[Any]]] = {
 
 def _key_components(x: Any, aval: Any) -> list[Any]:
   """The uint32 arrays of logical shape, one per key-data word."""
-  n = int(np.prod(core.physical_element_aval(aval.dtype).shape))
+  n = int(np.prod(ji.key_data_shape(aval.dtype)))
   flat = x.reshape((*x.shape[:aval.ndim], n))
   return [flat[..., i] for i in range(n)]
 
@@ -261,8 +253,8 @@ def _key_components(x: Any, aval: Any) -> list[Any]:
 def _componentwise(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   """The primitive applied to each word of the key data, then restacked."""
   key_avals = [v.aval for v in eqn.invars if is_key_aval(v.aval)]
-  elt = core.physical_element_aval(key_avals[0].dtype)
-  n = int(np.prod(elt.shape))
+  elt_shape = ji.key_data_shape(key_avals[0].dtype)
+  n = int(np.prod(elt_shape))
   split_ins = [_key_components(x, v.aval) if is_key_aval(v.aval) else [x] * n
                for x, v in zip(invals, eqn.invars)]
   bind_params = eqn.primitive.get_bind_params(eqn.params)
@@ -274,7 +266,7 @@ def _componentwise(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   for j, v in enumerate(eqn.outvars):
     if is_key_aval(v.aval):
       stacked = jax.numpy.stack([w[j] for w in per_word], axis=-1)
-      results.append(stacked.reshape((*stacked.shape[:-1], *elt.shape)))
+      results.append(stacked.reshape((*stacked.shape[:-1], *elt_shape)))
     else:
       results.append(per_word[0][j])
   return results
@@ -293,7 +285,7 @@ def _cond(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
 def _hoisted(closed: core.ClosedJaxpr) -> tuple[core.ClosedJaxpr, list[Any]]:
   """`closed` on key data, its constants turned into leading inputs."""
   phys = physicalize(closed)
-  return (core.ClosedJaxpr(pe.convert_constvars_jaxpr(phys.jaxpr), ()),
+  return (core.ClosedJaxpr(ji.convert_constvars_to_invars(phys.jaxpr), ()),
           list(phys.consts))
 
 

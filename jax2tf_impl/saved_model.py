@@ -8,27 +8,18 @@ its store to the module, so the weights land once in variables/.
 """
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import tensorflow as tf
 
-_STORES: "weakref.WeakSet[Any]" = weakref.WeakSet()
-
-
-def register_store(store: Any) -> None:
-  """Called by each ConstantStore so that `save` can find it."""
-  _STORES.add(store)
+from jax2tf_impl import constants
+from jax2tf_impl import tf_internals
 
 
 def _captured_handle_ids(module: tf.Module) -> set[int]:
   ids: set[int] = set()
   for obj in _functions_of(module):
-    try:
-      concretes = obj._list_all_concrete_functions_for_serialization()  # pylint: disable=protected-access
-    except Exception:  # pylint: disable=broad-except
-      concretes = []
-    for cf in concretes:
+    for cf in tf_internals.concrete_functions_of(obj):
       for t in cf.captured_inputs:
         ids.add(id(t))
   return ids
@@ -41,9 +32,9 @@ def _functions_of(module: tf.Module) -> list[Any]:
     if id(obj) in seen:
       continue
     seen.add(id(obj))
-    if hasattr(obj, "_list_all_concrete_functions_for_serialization"):
+    if tf_internals.has_concrete_functions(obj):
       out.append(obj)
-    if isinstance(obj, (tf.Module, tf.__internal__.tracking.AutoTrackable)):
+    if tf_internals.is_trackable(obj):
       stack.extend(v for v in vars(obj).values() if not isinstance(v, type))
     elif isinstance(obj, (list, tuple)):
       stack.extend(obj)
@@ -60,7 +51,7 @@ def attach_constants(module: tf.Module) -> int:
   captured = _captured_handle_ids(module)
   attached = getattr(module, "_jax2tf_impl_constants", None)
   stores = list(attached) if attached is not None else []
-  for store in list(_STORES):
+  for store in constants.live_stores():
     if store in stores:
       continue
     if any(id(v.handle) in captured for v in store.constant_variables):

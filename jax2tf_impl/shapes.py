@@ -15,9 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 from jax import export as jax_export
-from jax._src.export import shape_poly
-from jax._src.tree_util import broadcast_prefix
-
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.errors import InputSpecError
 
 DimValue = Any  # a Python int or a TF int32 scalar
@@ -25,11 +23,16 @@ DIM_DTYPE = tf.int32
 
 
 def is_symbolic(d: Any) -> bool:
-  return shape_poly.is_symbolic_dim(d)
+  return ji.is_symbolic_dim(d)
 
 
 def is_static_shape(shape: Sequence[Any]) -> bool:
-  return not any(is_symbolic(d) for d in shape)
+  """Whether every dimension is a Python int.
+
+  Works on JAX shapes (ints or symbolic expressions) and on evaluated shapes
+  (ints or TF int32 scalars) alike: the one static check of the package.
+  """
+  return all(isinstance(d, (int, np.integer)) for d in shape)
 
 
 def parse_specs(polymorphic_shapes: Any, args: tuple, leaves_paths: list[str],
@@ -53,7 +56,7 @@ def parse_specs(polymorphic_shapes: Any, args: tuple, leaves_paths: list[str],
         f"polymorphic_shapes must have one entry per positional argument: got "
         f"{len(polymorphic_shapes)} entries for {len(args)} arguments")
   try:
-    per_leaf = broadcast_prefix(
+    per_leaf = ji.broadcast_prefix(
         polymorphic_shapes, args, is_leaf=lambda x: x is None)
   except ValueError as e:
     raise InputSpecError(
@@ -74,7 +77,7 @@ def symbolic_avals_shapes(specs: list[str | None], static_shapes: list[tuple],
                           paths: list[str], constraints: Sequence[str] = ()
                           ) -> list[tuple]:
   """The (possibly symbolic) shape of each leaf, all in one symbolic scope."""
-  scope = shape_poly.SymbolicScope(tuple(constraints))
+  scope = ji.SymbolicScope(tuple(constraints))
   shapes = []
   for spec, static, path in zip(specs, static_shapes, paths):
     if spec is None:
@@ -104,36 +107,32 @@ def _fmt(shape: Sequence[Any]) -> str:
 
 # --- evaluation of dimension expressions -----------------------------------
 
-def _tf_floordiv(a: DimValue, b: DimValue) -> DimValue:
+def dim_floordiv(a: DimValue, b: DimValue) -> DimValue:
   if isinstance(a, int) and isinstance(b, int):
     return a // b
   return tf.math.floordiv(a, b)
 
 
-def _tf_mod(a: DimValue, b: DimValue) -> DimValue:
+def dim_mod(a: DimValue, b: DimValue) -> DimValue:
   if isinstance(a, int) and isinstance(b, int):
     return a % b
   return tf.math.floormod(a, b)
 
 
-def _tf_max(a: DimValue, b: DimValue) -> DimValue:
+def dim_max(a: DimValue, b: DimValue) -> DimValue:
   if isinstance(a, int) and isinstance(b, int):
     return max(a, b)
   return tf.maximum(a, b)
 
 
-def _tf_min(a: DimValue, b: DimValue) -> DimValue:
+def dim_min(a: DimValue, b: DimValue) -> DimValue:
   if isinstance(a, int) and isinstance(b, int):
     return min(a, b)
   return tf.minimum(a, b)
 
 
-_OPERATIONS = {
-    shape_poly._DimFactor.FLOORDIV: _tf_floordiv,
-    shape_poly._DimFactor.MOD: _tf_mod,
-    shape_poly._DimFactor.MAX: _tf_max,
-    shape_poly._DimFactor.MIN: _tf_min,
-}
+_OPERATIONS = {"floordiv": dim_floordiv, "mod": dim_mod, "max": dim_max,
+               "min": dim_min}
 
 
 def _mul(a: DimValue, b: DimValue) -> DimValue:
@@ -157,9 +156,9 @@ def eval_dim(d: Any, env: dict[str, DimValue]) -> DimValue:
   if not is_symbolic(d):
     return operator.index(d)
   total: DimValue = 0
-  for term, coeff in d._sorted_terms:
+  for factors, coeff in ji.dim_terms(d):
     value: DimValue = 1
-    for factor, exponent in term._factors:
+    for factor, exponent in factors:
       if factor.var is not None:
         if factor.var not in env:
           raise InputSpecError(
@@ -171,7 +170,7 @@ def eval_dim(d: Any, env: dict[str, DimValue]) -> DimValue:
         f_val = _OPERATIONS[factor.operation](*operands)
       for _ in range(exponent):
         value = _mul(value, f_val)
-    total = _add(total, _mul(value, int(coeff)))
+    total = _add(total, _mul(value, coeff))
   return total
 
 
@@ -198,7 +197,7 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
   """
   if all(is_static_shape(a.shape) for a in avals):
     return DimEnv()
-  solution, constraints, synthetic = shape_poly.solve_dim_vars(
+  solution, constraints, synthetic = ji.solve_dim_vars(
       tuple(avals), args_kwargs_tree)
   synth_env: dict[str, DimValue] = {}
   for name, arg_idx, dim_idx in synthetic:
@@ -223,9 +222,10 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
     checks.append(tf.debugging.Assert(ok, data, summarize=16))
   # Symbolic scope constraints declared by the user (e.g. "b >= 16").
   scope_constraints = _user_constraints(avals)
-  for cons_str, expr_left, expr_right, cmp in scope_constraints:
-    left, right = env.dim(expr_left), env.dim(expr_right)
-    ok = _compare(cmp, left, right)
+  for cons in scope_constraints:
+    cons_str = cons.text
+    left, right = env.dim(cons.left), env.dim(cons.right)
+    ok = _compare_values(cons.is_equality, left, right)
     if isinstance(ok, (bool, np.bool_)):
       if not ok:
         raise InputSpecError(
@@ -243,24 +243,22 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
 
 
 def _compare(cmp: Any, left: DimValue, right: DimValue) -> Any:
+  return _compare_values(ji.is_equality_comparator(cmp), left, right)
+
+
+def _compare_values(equality: bool, left: DimValue, right: DimValue) -> Any:
   both_static = isinstance(left, int) and isinstance(right, int)
-  if cmp == shape_poly.Comparator.EQ:
+  if equality:
     return (left == right) if both_static else tf.equal(left, right)
   return (left >= right) if both_static else tf.greater_equal(left, right)
 
 
-def _user_constraints(avals: Sequence[Any]) -> list[tuple]:
+def _user_constraints(avals: Sequence[Any]) -> list[ji.UserConstraint]:
+  """The user's constraints (one symbolic scope for all arguments)."""
   for a in avals:
     for d in a.shape:
       if is_symbolic(d):
-        scope = d.scope
-        out = []
-        for c in scope._explicit_constraints:
-          if c.cmp == shape_poly.Comparator.GEQ:
-            out.append((c.debug_str, c.e1, c.e2, c.cmp))
-          else:
-            out.append((c.debug_str, c.e1, c.e2, c.cmp))
-        return out
+        return ji.user_constraints(d)
   return []
 
 

@@ -83,7 +83,3 @@ def lookup(primitive: Any) -> Rule | None:
   load_all()
   return _RULES.get(primitive)
 
-
-def registered_primitives() -> list[Any]:
-  load_all()
-  return list(_RULES)

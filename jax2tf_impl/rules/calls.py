@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jax._src import ad_checkpoint
-from jax._src import core as jax_core
-from jax._src import custom_derivatives
-from jax._src import pjit
 from jax.extend import core as jcore
+from jax.extend.core import primitives as prims
 
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
@@ -25,31 +22,31 @@ def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
   return ctx.interpret(body, *args)
 
 
-@register(pjit.jit_p)
+@register(prims.jit_p)
 def _jit(ctx: RuleContext, *args: Any, jaxpr: Any, **_: Any) -> list[Any]:
   # Shardings, donation and names are meaningless for one TF graph.
   return run_body(ctx, jaxpr, list(args))
 
 
-@register(jax_core.closed_call_p, jax_core.call_p)
+@register(prims.closed_call_p, prims.call_p)
 def _call(ctx: RuleContext, *args: Any, call_jaxpr: Any, **_: Any) -> list[Any]:
   return run_body(ctx, call_jaxpr, list(args))
 
 
-@register(ad_checkpoint.remat_p)
+@register(prims.remat_p)
 def _remat(ctx: RuleContext, *args: Any, jaxpr: Any, **_: Any) -> list[Any]:
   # Rematerialization is a memory policy of JAX's autodiff; the forward
   # computation is just the body.
   return run_body(ctx, jaxpr, list(args))
 
 
-@register(custom_derivatives.custom_jvp_call_p)
+@register(prims.custom_jvp_call_p)
 def _custom_jvp_call(ctx: RuleContext, *args: Any, call_jaxpr: Any,
                      **_: Any) -> list[Any]:
   return run_body(ctx, call_jaxpr, list(args))
 
 
-@register(custom_derivatives.custom_vjp_call_p)
+@register(prims.custom_vjp_call_p)
 def _custom_vjp_call(ctx: RuleContext, *args: Any, call_jaxpr: Any,
                      **_: Any) -> list[Any]:
   return run_body(ctx, call_jaxpr, list(args))

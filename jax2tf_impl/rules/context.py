@@ -8,7 +8,8 @@ import numpy as np
 import tensorflow as tf
 
 from jax2tf_impl import dtypes as dt
-from jax2tf_impl.errors import UnsupportedPrimitiveError
+from jax2tf_impl.errors import UnsupportedPrimitiveError, format_params
+from jax2tf_impl.rules.support import as_shape
 from jax2tf_impl.shapes import DimEnv, DimValue, is_static_shape
 
 
@@ -58,11 +59,7 @@ class RuleContext:
 
   def shape_tensor(self, aval_or_shape: Any) -> Any:
     """A shape usable as a TF shape argument (list of ints, or int32 tensor)."""
-    dims = self.shape(aval_or_shape)
-    if all(isinstance(d, int) for d in dims):
-      return dims
-    return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int) else d
-                     for d in dims])
+    return as_shape(self.shape(aval_or_shape))
 
   @staticmethod
   def is_static(aval_or_shape: Any) -> bool:
@@ -94,7 +91,7 @@ class RuleContext:
     """
     return UnsupportedPrimitiveError(
         f"Cannot convert primitive '{self.primitive}': {what}.\n"
-        f"  params: {_fmt_params(self.params)}\n"
+        f"  params: {format_params(self.params)}\n"
         f"  input types: {', '.join(str(a) for a in self.avals_in)}\n"
         f"  at: {self.source}")
 
@@ -103,16 +100,6 @@ class RuleContext:
     if not self.enable_xla:
       raise self.unsupported(
           f"{what} needs an XLA op, and the conversion has enable_xla=False")
-
-
-def _fmt_params(params: dict[str, Any]) -> str:
-  parts = []
-  for k, v in params.items():
-    s = repr(v)
-    if len(s) > 200:
-      s = s[:200] + "..."
-    parts.append(f"{k}={s}")
-  return ", ".join(parts) if parts else "(none)"
 
 
 def unary(tf_fn: Callable[[Any], Any]) -> Callable[..., Any]:

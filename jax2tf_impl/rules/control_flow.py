@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow as tf
-from jax._src.lax import control_flow as lcf
+from jax.extend.core import primitives as prims
 
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
@@ -21,7 +21,7 @@ def _invariant(ctx: RuleContext, aval: Any) -> tf.TensorShape:
   return tf.TensorShape([d if isinstance(d, int) else None for d in aval.shape])
 
 
-@register(lcf.cond_p)
+@register(prims.cond_p)
 def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
           **_: Any) -> list[Any]:
   operands = list(operands)
@@ -44,7 +44,7 @@ def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
   return list(outs)
 
 
-@register(lcf.while_p)
+@register(prims.while_p)
 def _while(ctx: RuleContext, *args: Any, cond_jaxpr: Any, body_jaxpr: Any,
            cond_nconsts: int, body_nconsts: int) -> list[Any]:
   cond_consts = list(args[:cond_nconsts])
@@ -85,7 +85,7 @@ def _select_leading(ctx: RuleContext, pred: Any, new: Any, old: Any,
   return tf.where(tf.broadcast_to(p, tf.shape(new)), new, old)
 
 
-@register(lcf.scan_p)
+@register(prims.scan_p)
 def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
           num_carry: int, length: Any, reverse: bool, **_: Any) -> list[Any]:
   consts = list(args[:num_consts])

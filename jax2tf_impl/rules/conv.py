@@ -34,8 +34,8 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.dot import (_as_shape, _compute_dtype, _from_compute,
-                                   _to_compute)
+from jax2tf_impl.rules.support import (as_shape, from_matmul_compute,
+                                       matmul_compute_dtype, to_matmul_compute)
 
 
 @dataclasses.dataclass
@@ -66,7 +66,7 @@ def _static(dims: Sequence[Any]) -> bool:
 
 def _reshape(x: tf.Tensor, dims: Sequence[Any]) -> tf.Tensor:
   """tf.reshape to dims given as ints (-1 allowed) or TF scalars."""
-  return tf.reshape(x, _as_shape(dims))
+  return tf.reshape(x, as_shape(dims))
 
 
 def _dilate(x: tf.Tensor, sizes: list[Any], dilation: Sequence[int]
@@ -318,11 +318,11 @@ def _conv_general_dilated(
     k3 = conv(xi, wr + wi)
     y = tf.complex(k1 - k3, k1 + k2)
   else:
-    compute = _compute_dtype(ctx, out_dtype)
-    x = _to_compute(x, lhs_aval.dtype, out_dtype, compute)
-    w = _to_compute(w, rhs_aval.dtype, out_dtype, compute)
+    compute = matmul_compute_dtype(ctx, out_dtype)
+    x = to_matmul_compute(x, lhs_aval.dtype, out_dtype, compute)
+    w = to_matmul_compute(w, rhs_aval.dtype, out_dtype, compute)
     y = _spatial_conv(plan, x, w, integer=compute.is_integer)
-    y = _from_compute(ctx, y, out_dtype)
+    y = from_matmul_compute(y, out_dtype)
   # y is (N, spatial..., O); JAX wants out_spec's layout.
   ours = {0: 0, 1: nd + 1}
   ours.update({2 + i: 1 + i for i in range(nd)})

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from jax._src.lax import control_flow as lcf
+from jax.extend.core import primitives as prims
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.reductions import Binop, max_binop, min_binop
+from jax2tf_impl.rules.monoids import Binop, max_binop, min_binop
 
 
 def _max_identity(dtype: Any) -> np.ndarray:
@@ -76,14 +76,14 @@ def _n(ctx: RuleContext, axis: int) -> Any:
   return ctx.dim(ctx.avals_in[0].shape[axis])
 
 
-@register(lcf.cummax_p)
+@register(prims.cummax_p)
 def _cummax(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   dtype = ctx.avals_in[0].dtype
   return scan_associative(x, axis, _n(ctx, axis), max_binop(dtype),
                           _max_identity(dtype), reverse)
 
 
-@register(lcf.cummin_p)
+@register(prims.cummin_p)
 def _cummin(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   dtype = ctx.avals_in[0].dtype
   return scan_associative(x, axis, _n(ctx, axis), min_binop(dtype),
@@ -118,7 +118,7 @@ def _int_scan(x: Any, fn: Any) -> Any:
   return tf.bitcast(y, dtype) if dtype in _SIGNED_OF else y
 
 
-@register(lcf.cumsum_p)
+@register(prims.cumsum_p)
 def _cumsum(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   dtype = ctx.avals_in[0].dtype
   scan = lambda y: tf.math.cumsum(y, axis=axis, reverse=reverse)
@@ -134,7 +134,7 @@ def _cumsum(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   return _with_wider_floats(ctx, x, scan)
 
 
-@register(lcf.cumprod_p)
+@register(prims.cumprod_p)
 def _cumprod(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   dtype = ctx.avals_in[0].dtype
   scan = lambda y: tf.math.cumprod(y, axis=axis, reverse=reverse)
@@ -150,7 +150,7 @@ def _cumprod(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   return _with_wider_floats(ctx, x, scan)
 
 
-@register(lcf.cumlogsumexp_p)
+@register(prims.cumlogsumexp_p)
 def _cumlogsumexp(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   if not dt.is_float(ctx.avals_in[0].dtype):
     raise ctx.unsupported("cumlogsumexp of a non-floating dtype")

@@ -14,64 +14,10 @@ import numpy as np
 import tensorflow as tf
 from jax import lax
 
-from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-
-
-def _compute_dtype(ctx: RuleContext, out_dtype: np.dtype) -> tf.DType:
-  """The TF dtype the matmul runs in, for JAX output dtype `out_dtype`.
-
-  TF's CPU matmul kernels exist for f16/bf16/f32/f64/c64/c128/int32/int64
-  only. Integer results wrap modulo 2**bits in XLA, and wrapping arithmetic
-  in a wider integer type followed by a truncating cast gives the same bits.
-  f16/bf16 are accumulated in f32 and rounded once, as XLA's CPU backend
-  does (it upcasts low-precision dots to f32).
-  """
-  out_dtype = np.dtype(out_dtype)
-  if out_dtype in (np.float32, np.float64, np.complex64, np.complex128,
-                   np.int32, np.int64):
-    return ctx.tf_dtype(out_dtype)
-  if dt.is_float(out_dtype):  # float16, bfloat16 (and other small floats)
-    return tf.float32
-  if out_dtype in (np.int8, np.int16, np.uint8, np.uint16):
-    return tf.int32
-  if out_dtype in (np.uint32, np.uint64):
-    return tf.int64
-  if dt.is_bool(out_dtype):
-    return tf.int32
-  raise ctx.unsupported(f"dot_general with result dtype {out_dtype}")
-
-
-def _to_compute(x: tf.Tensor, in_dtype: np.dtype, out_dtype: np.dtype,
-                compute: tf.DType) -> tf.Tensor:
-  """Casts an operand first to JAX's result dtype, then to `compute`.
-
-  JAX's CPU lowering converts both operands to the result dtype when their
-  dtypes differ (or when preferred_element_type differs), so we round
-  through it too (e.g. int32 -> float16 loses what JAX loses).
-  """
-  in_dtype, out_dtype = np.dtype(in_dtype), np.dtype(out_dtype)
-  if in_dtype != out_dtype:
-    x = tf.cast(x, dt.to_tf_dtype(out_dtype))
-  if out_dtype == np.uint64:
-    # Two's-complement products/sums modulo 2**64 are sign-agnostic.
-    return tf.bitcast(x, tf.int64)
-  if x.dtype != compute:
-    x = tf.cast(x, compute)
-  return x
-
-
-def _from_compute(ctx: RuleContext, y: tf.Tensor,
-                  out_dtype: np.dtype) -> tf.Tensor:
-  out_dtype = np.dtype(out_dtype)
-  if out_dtype == np.uint64:
-    return tf.bitcast(y, tf.uint64)
-  if dt.is_bool(out_dtype):
-    # Boolean dot is OR of ANDs: any product that is 1.
-    return tf.math.not_equal(y, tf.zeros([], y.dtype))
-  tf_out = ctx.tf_dtype(out_dtype)
-  return y if y.dtype == tf_out else tf.cast(y, tf_out)
+from jax2tf_impl.rules.support import (as_shape, from_matmul_compute,
+                                       matmul_compute_dtype, to_matmul_compute)
 
 
 def _prod(dims: Sequence[Any]) -> Any:
@@ -86,14 +32,6 @@ def _prod(dims: Sequence[Any]) -> Any:
   if symbolic is None:
     return static
   return symbolic * static if static != 1 else symbolic
-
-
-def _as_shape(dims: Sequence[Any]) -> Any:
-  """A reshape target: list of ints, or an int32 tensor if any is symbolic."""
-  if all(isinstance(d, int) for d in dims):
-    return list(dims)
-  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int)
-                   else tf.cast(d, tf.int32) for d in dims])
 
 
 def _transpose(x: tf.Tensor, perm: Sequence[int]) -> tf.Tensor:
@@ -113,7 +51,7 @@ def _reshape(x: tf.Tensor, current: Sequence[Any],
   """Reshape `x` (with dims `current`) to `target`, unless they match."""
   if _same_dims(current, target):
     return x
-  return tf.reshape(x, _as_shape(target))
+  return tf.reshape(x, as_shape(target))
 
 
 def _operand_layout(shape: Sequence[Any], batch: Sequence[int],
@@ -158,9 +96,9 @@ def _dot_general(ctx: RuleContext, lhs: tf.Tensor, rhs: tf.Tensor, *,
   lhs_aval, rhs_aval = ctx.avals_in
   out_aval = ctx.aval_out
   out_dtype = np.dtype(out_aval.dtype)
-  compute = _compute_dtype(ctx, out_dtype)
-  lhs = _to_compute(lhs, lhs_aval.dtype, out_dtype, compute)
-  rhs = _to_compute(rhs, rhs_aval.dtype, out_dtype, compute)
+  compute = matmul_compute_dtype(ctx, out_dtype)
+  lhs = to_matmul_compute(lhs, lhs_aval.dtype, out_dtype, compute)
+  rhs = to_matmul_compute(rhs, rhs_aval.dtype, out_dtype, compute)
 
   lhs_shape, rhs_shape = ctx.shape(lhs_aval), ctx.shape(rhs_aval)
   l_perm, l_flag, batch_dims, m, k = _operand_layout(
@@ -183,4 +121,4 @@ def _dot_general(ctx: RuleContext, lhs: tf.Tensor, rhs: tf.Tensor, *,
   rhs = _reshape(rhs, [rhs_shape[i] for i in r_perm], r_dims)
   out = tf.linalg.matmul(lhs, rhs, transpose_a=l_flag, transpose_b=r_flag)
   out = _reshape(out, lead + [m, n], ctx.shape(out_aval))
-  return _from_compute(ctx, out, out_dtype)
+  return from_matmul_compute(out, out_dtype)

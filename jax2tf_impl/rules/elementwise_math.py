@@ -16,8 +16,8 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.elementwise import complex_divide, is_half
-from jax2tf_impl.rules.polynomials import horner
+from jax2tf_impl.rules.semantics import complex_divide, is_half
+from jax2tf_impl.rules.polynomials import horner, portable_log1p
 
 TfFn = Callable[..., Any]
 
@@ -171,23 +171,8 @@ for _prim, _real, _complex in [
   register(_prim)(math_unary(_real, _complex))
 
 
-def _log1p_portable(x: Any) -> Any:
-  """log(1 + x) without a Log1p op (tf2onnx has none).
-
-  |x| < 1/4: the Taylor series x - x^2/2 + x^3/3 - ... (13 terms for
-  float32, 28 for float64: truncation below half an ulp); elsewhere
-  log(1 + x), whose rounding of 1 + x costs at most ~2 ulps there. (Tricks
-  that reuse log(1 + x) for tiny x break under grappler, which rewrites
-  log(x + 1) into Log1p inside tf.function.)
-  """
-  terms = 28 if x.dtype == tf.float64 else 13
-  small = x * horner([(-1.0) ** (k + 1) / k for k in range(terms, 0, -1)], x)
-  one = tf.ones([], x.dtype)
-  return tf.where(tf.math.abs(x) < 0.25, small, tf.math.log(x + one))
-
-
 register(lax.log1p_p)(math_unary(tf.math.log1p, _log1p_complex,
-                                 portable_fn=_log1p_portable))
+                                 portable_fn=portable_log1p))
 register(lax.erf_p)(math_unary(_erf, None, portable_fn=_erf_portable))
 register(lax.erfc_p)(math_unary(tf.math.erfc, None, portable_fn=_erfc_portable))
 

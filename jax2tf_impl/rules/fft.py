@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import tensorflow as tf
 from jax import lax
-from jax._src.lax.fft import FftType
+from jax.lax import FftType
 
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext

@@ -23,11 +23,12 @@ from typing import Any, Hashable, Sequence
 import numpy as np
 import tensorflow as tf
 from jax import lax
-from jax._src.lax import utils as lax_utils
 
 from jax2tf_impl import dtypes as dt
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.support import as_shape, is_static
 from jax2tf_impl.shapes import DimValue
 
 Mode = lax.GatherScatterMode
@@ -36,22 +37,9 @@ _INT64_MAX = np.iinfo(np.int64).max
 
 # --- helpers shared with scatter.py ------------------------------------------
 
-def is_static(*dims: Any) -> bool:
-  return all(isinstance(d, int) for d in dims)
-
-
 def as_index(d: DimValue, itype: tf.DType) -> Any:
   """A dimension as a Python int, or a TF scalar of the index dtype."""
   return d if isinstance(d, int) else tf.cast(d, itype)
-
-
-def as_shape(dims: Sequence[DimValue]) -> Any:
-  """A TF shape argument: list of ints if static, else an int32 vector."""
-  dims = list(dims)
-  if is_static(*dims):
-    return dims
-  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int) else
-                   tf.cast(d, tf.int32) for d in dims])
 
 
 def exact_indices(idx: Any, dtype: Any) -> tf.Tensor:
@@ -116,7 +104,7 @@ def _gather_starts(ctx: RuleContext, indices: Any, mode: Any,
   mask = None
   if mode == Mode.FILL_OR_DROP:
     # As JAX's _gather_fill: a (wrapping) cast to its index dtype first.
-    jax_itype = lax_utils.int_dtype_for_shape(operand_shape, signed=True)
+    jax_itype = ji.int_dtype_for_shape(operand_shape, signed=True)
     wrapped = tf.cast(indices, dt.to_tf_dtype(jax_itype))
     values = tf.cast(wrapped, tf.int64)
   else:

@@ -15,25 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow as tf
-from jax._src.lax import linalg as lax_linalg
-from jax._src.lax.control_flow import solves as lax_solves
-from tensorflow.python.framework import ops as tf_ops
-from tensorflow.python.ops import control_flow_util
+from jax.extend.core import primitives as prims
+from jax.lax import linalg as lax_linalg
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.support import compiling_with_xla
 
 # ---------------------------------------------------------------------------
 # Shared helpers (also used by linalg_spectral.py)
 # ---------------------------------------------------------------------------
-
-
-def compiling_with_xla() -> bool:
-  """Whether the graph being built will be compiled by XLA
-  (tf.function(jit_compile=True)): some TF linalg kernels have no XLA
-  kernel, and then we emit an equivalent compilable formulation."""
-  return control_flow_util.GraphOrParentsInXlaContext(
-      tf_ops.get_default_graph())
 
 
 def work_dtype(dtype: tf.DType) -> tf.DType:
@@ -334,7 +326,7 @@ def _geqrf_loop(a: tf.Tensor, m: Any, n: Any, k: Any
   return r, taus
 
 
-@register(lax_linalg.geqrf_p)
+@register(ji.geqrf_p)
 def _geqrf(ctx: RuleContext, x: tf.Tensor) -> list[tf.Tensor]:
   """LAPACK geqrf: R in the upper triangle, Householder vectors below it,
   and their scalar factors taus."""
@@ -418,7 +410,7 @@ def _tridiagonal_solve(ctx: RuleContext, dl: tf.Tensor, d: tf.Tensor,
   return cast_out(ctx, x)
 
 
-@register(lax_solves.linear_solve_p)
+@register(prims.linear_solve_p)
 def _custom_linear_solve(ctx: RuleContext, *args: Any, const_lengths: Any,
                          jaxprs: Any) -> list[Any]:
   """The forward value of custom_linear_solve is its `solve` jaxpr applied to

@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 import tensorflow as tf
-from jax._src.lax import linalg as lax_linalg
-from tensorflow.compiler.tf2xla.python import xla as tfxla
+from jax.lax import linalg as lax_linalg
 
+from jax2tf_impl import tf_internals
 from jax2tf_impl.rules import declare_xla_use, register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.linalg import (cast_out, compiling_with_xla,
-                                      eye_like_batch, static_zero, to_work)
+from jax2tf_impl.rules.linalg import (cast_out, eye_like_batch, static_zero,
+                                      to_work)
+from jax2tf_impl.rules.support import compiling_with_xla
 
 # ---------------------------------------------------------------------------
 # SVD
@@ -42,8 +43,7 @@ def _real_svd(ctx: RuleContext, a: tf.Tensor, full_matrices: bool,
   if not precise:
     return tf.linalg.svd(a, full_matrices=full_matrices,
                          compute_uv=compute_uv)
-  ctx.require_xla("a float64-accurate SVD under jit_compile")
-  s, u, v = tfxla.svd(a, max_iter=100, epsilon=1e-15, precision_config=None)
+  s, u, v = tf_internals.xla_ops.svd(a, max_iter=100, epsilon=1e-15, precision_config=None)
   if not compute_uv:
     return s
   if not full_matrices:  # XlaSvd returns square u, v (and no static shapes)

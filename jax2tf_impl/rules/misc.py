@@ -20,11 +20,9 @@ from typing import Any
 
 import tensorflow as tf
 from jax import lax
-from jax._src import ad_checkpoint, dispatch, pjit
-from jax._src import core as jax_core
-from jax._src.export import shape_poly
-from jax._src.lax import lax as lax_internal
+from jax.extend.core import primitives as prims
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
@@ -39,16 +37,16 @@ def _identity_n(ctx: RuleContext, *xs: Any, **params: Any) -> list[Any]:
   return list(xs)
 
 
-register(dispatch.device_put_p)(_identity_n)
+register(prims.device_put_p)(_identity_n)
 register(lax.optimization_barrier_p)(_identity_n)
-register(pjit.sharding_constraint_p)(_identity)
-register(pjit.reshard_p)(_identity)
-register(pjit.layout_constraint_p)(_identity)
-register(ad_checkpoint.name_p)(_identity)
-register(jax_core.pvary_p)(_identity)
+register(prims.sharding_constraint_p)(_identity)
+register(ji.reshard_p)(_identity)
+register(ji.layout_constraint_p)(_identity)
+register(prims.name_p)(_identity)
+register(ji.pvary_p)(_identity)
 
 
-@register(lax_internal.tie_p)
+@register(ji.tie_p)
 def _tie(ctx: RuleContext, x: Any, y: Any) -> Any:
   """tie(x, y) only forces x to be computed before y in XLA; returns y."""
   del ctx, x
@@ -56,7 +54,7 @@ def _tie(ctx: RuleContext, x: Any, y: Any) -> Any:
 
 
 
-@register(shape_poly.dim_as_value_p)
+@register(ji.dim_as_value_p)
 def _dim_as_value(ctx: RuleContext, *, dim: Any) -> Any:
   """The value of dimension `dim` (static or solved from input shapes)."""
   value = ctx.dim(dim)

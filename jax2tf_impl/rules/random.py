@@ -20,25 +20,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import tensorflow as tf
 from jax import lax
-from jax._src import api_util
-from jax._src import core
-from jax._src import linear_util as lu
-from jax._src.interpreters import partial_eval as pe
-from jax._src.random import philox2x32 as jax_philox2x32
-from jax._src.random import philox4x32 as jax_philox4x32
-from jax._src.random import prng
-from jax._src.random import threefry2x32 as jax_threefry2x32
-from jax._src.random import threefry4x32 as jax_threefry4x32
+from jax.extend import core as jcore
+from jax.extend.core import primitives as prims
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import portable_int as pint
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
 _U32_MASK = 0xFFFFFFFF
-
-
-def _u32(value: int) -> tf.Tensor:
-  return tf.constant(np.uint32(value))
 
 
 def _u64(value: int) -> tf.Tensor:
@@ -76,7 +66,7 @@ def threefry2x32(k0: tf.Tensor, k1: tf.Tensor, x0: tf.Tensor,
   same graph loads in TFLite and ONNX.
   """
   ks = (k0, k1, tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(k0, k1),
-                                       _u32(_THREEFRY_PARITY)))
+                                       pint.u32(_THREEFRY_PARITY)))
   x0 = x0 + ks[0]
   x1 = x1 + ks[1]
   for i in range(5):
@@ -84,11 +74,11 @@ def threefry2x32(k0: tf.Tensor, k1: tf.Tensor, x0: tf.Tensor,
       x0 = x0 + x1
       x1 = tf.bitwise.bitwise_xor(x0, pint.rotate_left_u32(x1, r))
     x0 = x0 + ks[(i + 1) % 3]
-    x1 = x1 + ks[(i + 2) % 3] + _u32(i + 1)
+    x1 = x1 + ks[(i + 2) % 3] + pint.u32(i + 1)
   return x0, x1
 
 
-@register(jax_threefry2x32.threefry2x32_p)
+@register(prims.threefry2x32_p)
 def _threefry2x32(ctx: RuleContext, k0: tf.Tensor, k1: tf.Tensor,
                   x0: tf.Tensor, x1: tf.Tensor) -> list[tf.Tensor]:
   """JAX's threefry2x32 hash; the operands broadcast against each other."""
@@ -100,7 +90,7 @@ def _threefry2x32(ctx: RuleContext, k0: tf.Tensor, k1: tf.Tensor,
 # ------------------------------------------------------------ iota_2x32_shape
 
 
-@register(prng.iota_2x32_shape_p)
+@register(ji.iota_2x32_shape_p)
 def _iota_2x32_shape(ctx: RuleContext, *, shape: Sequence[Any]
                      ) -> list[tf.Tensor]:
   """The row-major uint64 iota of `shape`, as (high, low) uint32 words.
@@ -203,8 +193,8 @@ def philox4x32(x: Sequence[tf.Tensor], key: Sequence[tf.Tensor]
     hi1, lo1 = _mul_hi_lo(x[2], _PHILOX_M4x32[1])
     x = [tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(hi1, x[1]), k0), lo1,
          tf.bitwise.bitwise_xor(tf.bitwise.bitwise_xor(hi0, x[3]), k1), lo0]
-    k0 = k0 + _u32(_PHILOX_W32[0])
-    k1 = k1 + _u32(_PHILOX_W32[1])
+    k0 = k0 + pint.u32(_PHILOX_W32[0])
+    k1 = k1 + pint.u32(_PHILOX_W32[1])
   return x
 
 
@@ -310,18 +300,13 @@ def _lowered_by_jax(lowering: Callable[..., Any]) -> Callable[..., Any]:
 
   def rule(ctx: RuleContext, *args: tf.Tensor, **params: Any) -> list[Any]:
     fn = functools.partial(lowering, **params)
-    dbg = api_util.debug_info("jax2tf_impl.lowering", fn, ctx.avals_in, {})
-    wrapped = lu.wrap_init(lambda *a: list(fn(*a)),
-                           debug_info=dbg.with_unknown_names())
-    jaxpr, _, consts = pe.trace_to_jaxpr_dynamic(wrapped, list(ctx.avals_in))
-    return ctx.interpret(core.ClosedJaxpr(jaxpr, consts), *args)
+    jaxpr, consts = ji.trace_to_jaxpr(lambda *a: list(fn(*a)), ctx.avals_in,
+                                      "jax2tf_impl.lowering")
+    return ctx.interpret(jcore.ClosedJaxpr(jaxpr, consts), *args)
 
   return rule
 
 
-register(jax_philox2x32.philox2x32_p)(
-    _lowered_by_jax(jax_philox2x32._philox2x32_lowering))
-register(jax_philox4x32.philox4x32_p)(
-    _lowered_by_jax(jax_philox4x32._philox4x32_lowering))
-register(jax_threefry4x32.threefry4x32_p)(
-    _lowered_by_jax(jax_threefry4x32._threefry4x32_lowering))
+register(ji.philox2x32_p)(_lowered_by_jax(ji.philox2x32_as_jax))
+register(ji.philox4x32_p)(_lowered_by_jax(ji.philox4x32_as_jax))
+register(ji.threefry4x32_p)(_lowered_by_jax(ji.threefry4x32_as_jax))

@@ -28,13 +28,14 @@ import jax
 import numpy as np
 import tensorflow as tf
 from jax import lax
-from jax._src import core
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.indexing import (Mode, as_index, as_shape, at_positions,
+from jax2tf_impl.rules.indexing import (Mode, as_index, at_positions,
                                         broadcast_sum, exact_indices,
-                                        index_dtype, iota_at, is_static)
+                                        index_dtype, iota_at)
+from jax2tf_impl.rules.support import as_shape, is_static
 from jax2tf_impl.shapes import DimValue
 
 
@@ -200,7 +201,7 @@ def _apply_update_jaxpr(ctx: RuleContext, update_jaxpr: Any, consts: Any,
   scalar_dtype = ctx.avals_in[0].dtype
 
   def elementwise(x: Any, y: Any) -> Any:
-    return core.eval_jaxpr(jaxpr, list(consts), x, y)[0]
+    return ji.eval_jaxpr(jaxpr, consts, x, y)[0]
 
   spec = jax.ShapeDtypeStruct((count,), scalar_dtype)
   closed = jax.make_jaxpr(jax.vmap(elementwise))(spec, spec)

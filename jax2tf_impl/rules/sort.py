@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 from jax import lax
-from jax._src.lax import ann
+from jax.extend.core import primitives as prims
 
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
@@ -225,7 +225,7 @@ def _top_k(ctx: RuleContext, operand: tf.Tensor, *, k: Any,
                     total_order=True)
 
 
-@register(ann.approx_top_k_p)
+@register(prims.approx_top_k_p)
 def _approx_top_k(ctx: RuleContext, operand: tf.Tensor, *, k: int,
                   reduction_dimension: int, recall_target: float,
                   is_max_k: bool, reduction_input_size_override: int,

@@ -17,7 +17,7 @@ import tensorflow as tf
 from jax import lax
 
 from jax2tf_impl.rules import register
-from jax2tf_impl.rules.polynomials import horner
+from jax2tf_impl.rules.polynomials import horner, portable_log1p
 from jax2tf_impl.rules.context import RuleContext
 
 _HALF_TYPES = (tf.float16, tf.bfloat16)
@@ -70,7 +70,7 @@ def _lgamma_lanczos(x: tf.Tensor) -> tf.Tensor:
     total = total + c / (z + (i + 1.0))
   half_g = _LANCZOS_G + 0.5
   # log(t) for t = z + g + 1/2, written to stay accurate for small z.
-  log_t = math.log(half_g) + _log1p_of(z / half_g)
+  log_t = math.log(half_g) + portable_log1p(z / half_g)
   t = z + half_g
   log_y = (math.log(math.sqrt(2 * math.pi)) + (z + 0.5 - t / log_t) * log_t +
            tf.math.log(total))
@@ -81,12 +81,6 @@ def _lgamma_lanczos(x: tf.Tensor) -> tf.Tensor:
                        math.log(math.pi) - log_sin - log_y, -log_sin)
   out = tf.where(reflect, reflected, log_y)
   return tf.where(tf.math.is_inf(x), tf.constant(math.inf, dtype), out)
-
-
-def _log1p_of(u: tf.Tensor) -> tf.Tensor:
-  """log(1 + u) for |u| small or large, without a Log1p op."""
-  small = u * (1.0 + u * (-0.5 + u * (1.0 / 3.0 + u * -0.25)))
-  return tf.where(tf.math.abs(u) < 1e-3, small, tf.math.log(1.0 + u))
 
 
 def _lgamma_rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:

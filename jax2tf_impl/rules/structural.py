@@ -17,30 +17,8 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.support import as_shape, dim_max, is_static
 from jax2tf_impl.shapes import DimValue
-
-
-# --- dimension arithmetic on Python ints or TF int32 scalars ----------------
-
-def _is_static(*dims: DimValue) -> bool:
-  return all(isinstance(d, int) for d in dims)
-
-
-def _dmax(a: DimValue, b: DimValue) -> DimValue:
-  return max(a, b) if _is_static(a, b) else tf.maximum(a, b)
-
-
-def _dmin(a: DimValue, b: DimValue) -> DimValue:
-  return min(a, b) if _is_static(a, b) else tf.minimum(a, b)
-
-
-def _as_shape(dims: Sequence[DimValue]) -> Any:
-  """A TF shape argument: list of ints if static, else an int32 vector."""
-  dims = list(dims)
-  if _is_static(*dims):
-    return dims
-  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, int) else
-                   tf.cast(d, tf.int32) for d in dims])
 
 
 # --- reshape-like -------------------------------------------------------------
@@ -84,11 +62,11 @@ def _broadcast_in_dim(ctx: RuleContext, x: Any, *, shape: Any,
     raise ctx.unsupported("broadcast_dimensions that are not increasing")
   trailing = list(range(len(out_shape) - len(bdims), len(out_shape)))
   if bdims != trailing:  # tf.broadcast_to only adds leading dimensions.
-    x = tf.reshape(x, _as_shape(expanded))
+    x = tf.reshape(x, as_shape(expanded))
   if (len(operand_shape) == len(out_shape) and
       list(ctx.avals_in[0].shape) == list(ctx.aval_out.shape)):
     return x
-  return tf.broadcast_to(x, _as_shape(out_shape))
+  return tf.broadcast_to(x, as_shape(out_shape))
 
 
 @register(lax.transpose_p)
@@ -124,8 +102,8 @@ def _iota(ctx: RuleContext, *, dtype: Any, shape: Any, dimension: int,
     return values
   expanded: list[DimValue] = [1] * len(out_shape)
   expanded[dimension] = n
-  values = tf.reshape(values, _as_shape(expanded))
-  return tf.broadcast_to(values, _as_shape(out_shape))
+  values = tf.reshape(values, as_shape(expanded))
+  return tf.broadcast_to(values, as_shape(out_shape))
 
 
 # --- slicing ------------------------------------------------------------------
@@ -136,8 +114,8 @@ def _slice(ctx: RuleContext, x: Any, *, start_indices: Any, limit_indices: Any,
   if not start_indices:
     return x
   strides = [int(s) for s in (strides or (1,) * len(start_indices))]
-  return tf.strided_slice(x, _as_shape([ctx.dim(d) for d in start_indices]),
-                          _as_shape([ctx.dim(d) for d in limit_indices]),
+  return tf.strided_slice(x, as_shape([ctx.dim(d) for d in start_indices]),
+                          as_shape([ctx.dim(d) for d in limit_indices]),
                           strides)
 
 
@@ -155,7 +133,7 @@ def _clamped_starts(ctx: RuleContext, indices: Sequence[Any],
   starts: list[DimValue] = []
   for idx, aval, dim, win in zip(indices, index_avals, operand_shape,
                                  window_shape):
-    hi = _dmax(dim - win, 0)
+    hi = dim_max(dim - win, 0)
     static_idx = tf.get_static_value(idx)
     if isinstance(hi, int) and (hi == 0 or static_idx is not None):
       starts.append(min(max(int(static_idx), 0), hi) if hi else 0)
@@ -183,7 +161,7 @@ def _dynamic_slice(ctx: RuleContext, x: Any, *start_indices: Any,
     return x
   starts = _clamped_starts(ctx, start_indices, ctx.avals_in[1:],
                            operand_shape, sizes)
-  return tf.slice(x, _as_shape(starts), _as_shape(sizes))
+  return tf.slice(x, as_shape(starts), as_shape(sizes))
 
 
 @register(lax.dynamic_update_slice_p)
@@ -210,7 +188,7 @@ def _dynamic_update_slice(ctx: RuleContext, x: Any, update: Any,
   starts = _clamped_starts(ctx, start_indices[:depth], ctx.avals_in[2:],
                            ctx.shape(operand_aval)[:depth],
                            update_shape[:depth])
-  grid_shape = _as_shape(update_shape[:depth])
+  grid_shape = as_shape(update_shape[:depth])
   coords = []
   for d in range(depth):
     positions = starts[d] + tf.range(update_shape[d], dtype=tf.int32)
@@ -235,7 +213,7 @@ def _split(ctx: RuleContext, x: Any, *, sizes: Any, axis: int) -> list[Any]:
   sizes_v = [ctx.dim(s) for s in sizes]
   if len(sizes_v) == 1:
     return [x]
-  return tf.split(x, _as_shape(sizes_v), axis=int(axis), num=len(sizes_v))
+  return tf.split(x, as_shape(sizes_v), axis=int(axis), num=len(sizes_v))
 
 
 @register(lax.tile_p)
@@ -254,8 +232,8 @@ def _tile(ctx: RuleContext, x: Any, *, reps: Any) -> Any:
   for r, d in zip(reps, in_shape):
     expanded += [1, d]
     broadcast += [r, d]
-  y = tf.reshape(x, _as_shape(expanded))
-  y = tf.broadcast_to(y, _as_shape(broadcast))
+  y = tf.reshape(x, as_shape(expanded))
+  y = tf.broadcast_to(y, as_shape(broadcast))
   return tf.reshape(y, ctx.shape_tensor(ctx.aval_out))
 
 
@@ -288,18 +266,18 @@ def _interior_pad(ctx: RuleContext, x: Any, value: Any, shape: list[DimValue],
   n = shape[dim]
   spread = list(shape)
   spread.insert(dim + 1, 1)
-  y = tf.reshape(x, _as_shape(spread))
+  y = tf.reshape(x, as_shape(spread))
   paddings = [[0, 0]] * len(spread)
   paddings[dim + 1] = [0, interior]
   y = tf.pad(y, paddings, constant_values=value)
   merged = list(shape)
   merged[dim] = n * (1 + interior)
-  y = tf.reshape(y, _as_shape(merged))
-  out_n = _dmax(n + _dmax(n - 1, 0) * interior, 0)
+  y = tf.reshape(y, as_shape(merged))
+  out_n = dim_max(n + dim_max(n - 1, 0) * interior, 0)
   begin = [0] * len(shape)
   size = list(shape)
   size[dim] = out_n
-  y = tf.slice(y, _as_shape(begin), _as_shape(size))
+  y = tf.slice(y, as_shape(begin), as_shape(size))
   new_shape = list(shape)
   new_shape[dim] = out_n
   return y, new_shape
@@ -317,13 +295,13 @@ def _pad(ctx: RuleContext, x: Any, padding_value: Any, *,
       raise ctx.unsupported("symbolic interior padding")
     if interior > 0:
       x, shape = _interior_pad(ctx, x, padding_value, shape, dim, interior)
-  grow = [[_dmax(lo, 0), _dmax(hi, 0)] for lo, hi, _ in config]
-  if any(not _is_static(a, b) or a or b for a, b in grow):
-    paddings = (grow if all(_is_static(a, b) for a, b in grow) else
-                tf.stack([_as_shape(g) for g in grow]))
+  grow = [[dim_max(lo, 0), dim_max(hi, 0)] for lo, hi, _ in config]
+  if any(not is_static(a, b) or a or b for a, b in grow):
+    paddings = (grow if all(is_static(a, b) for a, b in grow) else
+                tf.stack([as_shape(g) for g in grow]))
     x = tf.pad(x, paddings, constant_values=padding_value)
-  crop = [(_dmax(-lo, 0), _dmax(-hi, 0)) for lo, hi, _ in config]
-  if any(not _is_static(a, b) or a or b for a, b in crop):
+  crop = [(dim_max(-lo, 0), dim_max(-hi, 0)) for lo, hi, _ in config]
+  if any(not is_static(a, b) or a or b for a, b in crop):
     out_shape = ctx.shape(ctx.aval_out)
-    x = tf.slice(x, _as_shape([c[0] for c in crop]), _as_shape(out_shape))
+    x = tf.slice(x, as_shape([c[0] for c in crop]), as_shape(out_shape))
   return x

@@ -16,14 +16,14 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 from jax import lax
-from jax._src.lax import windowed_reductions as wr
 from jax.extend import core as jcore
+from jax.extend.core import primitives as prims
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.reductions import (
-    _MONOIDS, body_tree_reduce, monoid_identity, monoid_of_body, reduce_max,
+from jax2tf_impl.rules.monoids import (
+    MONOIDS, body_tree_reduce, monoid_identity, monoid_of_body, reduce_max,
     reduce_min, reduce_sum)
 
 
@@ -197,12 +197,12 @@ def _monoid_window_rule(kind: str, reducer: Any):
   return rule
 
 
-register(wr.reduce_window_sum_p)(_monoid_window_rule("sum", reduce_sum))
-register(wr.reduce_window_max_p)(_monoid_window_rule("max", reduce_max))
-register(wr.reduce_window_min_p)(_monoid_window_rule("min", reduce_min))
+register(prims.reduce_window_sum_p)(_monoid_window_rule("sum", reduce_sum))
+register(prims.reduce_window_max_p)(_monoid_window_rule("max", reduce_max))
+register(prims.reduce_window_min_p)(_monoid_window_rule("min", reduce_min))
 
 
-@register(wr.reduce_window_p)
+@register(prims.reduce_window_p)
 def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
                    **params: Any) -> list[Any]:
   n = len(args) // 2
@@ -212,7 +212,7 @@ def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
   if prims is not None:
     for i, (x, init, prim) in enumerate(zip(operands, inits, prims)):
       dtype = ctx.avals_in[i].dtype
-      reducer, binop = _MONOIDS[prim]
+      reducer, binop = MONOIDS[prim]
       wargs = _window_args(ctx, params)
       wargs["in_shape"] = ctx.avals_in[i].shape
       fill = tf.constant(monoid_identity(prim, dtype))
@@ -307,7 +307,7 @@ def _selected_position(ctx: RuleContext, patches: Any, waxes: list[int],
   return sel, init_wins, k
 
 
-@register(wr.select_and_gather_add_p)
+@register(prims.select_and_gather_add_p)
 def _select_and_gather_add(ctx: RuleContext, tangents: Any, operand: Any, *,
                            select_prim: Any, **params: Any) -> Any:
   """Per window, the tangent at the operand element XLA's reduce_window of
@@ -338,7 +338,7 @@ def _valid_mask(ctx: RuleContext, wargs: dict[str, Any]) -> Any:
   return mask
 
 
-@register(wr.select_and_scatter_add_p)
+@register(prims.select_and_scatter_add_p)
 def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
                             select_prim: Any, window_dimensions: Sequence[int],
                             window_strides: Sequence[int],

@@ -1,0 +1,102 @@
+"""Helpers every family of rules shares: shape arguments, static checks,
+the compute dtype of matmul-like ops, and execution-context probes.
+
+Each helper exists once, here; family modules import these instead of
+writing their own (and never import another family's private names).
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from jax2tf_impl import dtypes as dt
+from jax2tf_impl import tf_internals
+from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
+
+__all__ = ["as_shape", "compiling_with_xla", "dim_max", "dim_min",
+           "from_matmul_compute", "is_static", "matmul_compute_dtype",
+           "to_matmul_compute"]
+
+
+# --- shapes -------------------------------------------------------------------
+
+def is_static(*dims: Any) -> bool:
+  """Whether every dimension is a Python int (JAX dims or evaluated dims)."""
+  return is_static_shape(dims)
+
+
+def as_shape(dims: Sequence[DimValue]) -> Any:
+  """A TF shape argument: a list of ints if static, else an int32 vector."""
+  dims = list(dims)
+  if is_static(*dims):
+    return [int(d) for d in dims]
+  return tf.stack([tf.constant(d, tf.int32) if isinstance(d, (int, np.integer))
+                   else tf.cast(d, tf.int32) for d in dims])
+
+
+# --- execution context ----------------------------------------------------------
+
+def compiling_with_xla() -> bool:
+  """Whether the graph being built will be compiled by XLA
+  (tf.function(jit_compile=True)): some TF kernels have no XLA kernel, and
+  then a rule emits an equivalent compilable formulation."""
+  return tf_internals.graph_compiles_with_xla()
+
+
+# --- the dtype matmul-like ops (dot_general, conv) compute in --------------------
+
+def matmul_compute_dtype(ctx: Any, out_dtype: Any) -> tf.DType:
+  """The TF dtype a matmul/conv runs in, for JAX result dtype `out_dtype`.
+
+  TF's CPU matmul kernels exist for f16/bf16/f32/f64/c64/c128/int32/int64
+  only. Integer results wrap modulo 2**bits in XLA, and wrapping arithmetic
+  in a wider integer type followed by a truncating cast gives the same bits.
+  f16/bf16 are accumulated in f32 and rounded once, as XLA's CPU backend
+  does (it upcasts low-precision dots to f32).
+  """
+  out_dtype = np.dtype(out_dtype)
+  if out_dtype in (np.float32, np.float64, np.complex64, np.complex128,
+                   np.int32, np.int64):
+    return dt.to_tf_dtype(out_dtype)
+  if dt.is_float(out_dtype):  # float16, bfloat16 (and other small floats)
+    return tf.float32
+  if out_dtype in (np.int8, np.int16, np.uint8, np.uint16):
+    return tf.int32
+  if out_dtype in (np.uint32, np.uint64):
+    return tf.int64
+  if dt.is_bool(out_dtype):
+    return tf.int32
+  raise ctx.unsupported(f"result dtype {out_dtype}")
+
+
+def to_matmul_compute(x: tf.Tensor, in_dtype: Any, out_dtype: Any,
+                      compute: tf.DType) -> tf.Tensor:
+  """Casts an operand first to JAX's result dtype, then to `compute`.
+
+  JAX's CPU lowering converts both operands to the result dtype when their
+  dtypes differ (or when preferred_element_type differs), so we round
+  through it too (e.g. int32 -> float16 loses what JAX loses).
+  """
+  in_dtype, out_dtype = np.dtype(in_dtype), np.dtype(out_dtype)
+  if in_dtype != out_dtype:
+    x = tf.cast(x, dt.to_tf_dtype(out_dtype))
+  if out_dtype == np.uint64:
+    # Two's-complement products/sums modulo 2**64 are sign-agnostic.
+    return tf.bitcast(x, tf.int64)
+  if x.dtype != compute:
+    x = tf.cast(x, compute)
+  return x
+
+
+def from_matmul_compute(y: tf.Tensor, out_dtype: Any) -> tf.Tensor:
+  """The matmul/conv result in the compute dtype, back to JAX's dtype."""
+  out_dtype = np.dtype(out_dtype)
+  if out_dtype == np.uint64:
+    return tf.bitcast(y, tf.uint64)
+  if dt.is_bool(out_dtype):
+    # Boolean dot is OR of ANDs: any product that is 1.
+    return tf.math.not_equal(y, tf.zeros([], y.dtype))
+  tf_out = dt.to_tf_dtype(out_dtype)
+  return y if y.dtype == tf_out else tf.cast(y, tf_out)

@@ -1,0 +1,45 @@
+"""The one door to TensorFlow's private modules (`tensorflow.python...`,
+`tf.__internal__`, tf2xla's Python wrappers).
+
+Every other module uses TF's public API. What the converter needs beyond it
+is named here, so a TF upgrade touches this file alone;
+`tests/test_layering.py` enforces it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+from tensorflow.compiler.tf2xla.python import xla as _tfxla
+from tensorflow.python.framework import ops as _tf_ops
+from tensorflow.python.ops import control_flow_util as _control_flow_util
+
+# tf2xla's op wrappers (XlaSvd, ...): only for the rules on rules.XLA_OP_USES.
+xla_ops = _tfxla
+
+AutoTrackable = tf.__internal__.tracking.AutoTrackable
+
+
+def graph_compiles_with_xla() -> bool:
+  """Whether the graph being built will be compiled by XLA
+  (inside tf.function(jit_compile=True), or a function it calls)."""
+  return _control_flow_util.GraphOrParentsInXlaContext(
+      _tf_ops.get_default_graph())
+
+
+def has_concrete_functions(obj: Any) -> bool:
+  """Whether `obj` is a tf.function (polymorphic function) with traces."""
+  return hasattr(obj, "_list_all_concrete_functions_for_serialization")
+
+
+def concrete_functions_of(obj: Any) -> list[Any]:
+  """The concrete functions tf.saved_model.save would serialize for `obj`."""
+  try:
+    return list(obj._list_all_concrete_functions_for_serialization())  # pylint: disable=protected-access
+  except Exception:  # pylint: disable=broad-except
+    return []
+
+
+def is_trackable(obj: Any) -> bool:
+  """tf.Module or another AutoTrackable (what tf.saved_model.save walks)."""
+  return isinstance(obj, (tf.Module, AutoTrackable))
