@@ -33,7 +33,7 @@ jax.config.update("jax_enable_x64", False)
 
 import jax2tf_impl  # noqa: E402
 from jax2tf_impl import export  # noqa: E402
-from model_zoo import MODELS  # noqa: E402  pylint: disable=g-import-not-at-top
+from support.model_zoo import MODELS  # noqa: E402  pylint: disable=g-import-not-at-top
 
 BATCHES = (1, 3)
 

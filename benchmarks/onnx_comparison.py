@@ -66,7 +66,7 @@ from jax import export as jax_export  # noqa: E402
 
 import jax2onnx  # noqa: E402
 from jax2tf_impl.export import export_onnx  # noqa: E402
-from model_zoo import MODELS  # noqa: E402
+from support.model_zoo import MODELS  # noqa: E402
 
 LATENCY_BATCH = 8          # per-model overrides in LATENCY_BATCH_FOR
 LATENCY_BATCH_FOR: dict[str, int] = {}

@@ -31,7 +31,7 @@ measures which primitives survive each deployment target:
   lowered, unused nodes pruned), and its GraphDef, function library
   included, is checked by `unsupported()` of examples/tfjs_node_check.py:
   op types outside tensorflowjs 4.22.0's op lists
-  (tests/data/tfjs_supported_ops.json; Assert/CheckNumerics/Print allowed,
+  (jax2tf_impl/export/tfjs_supported_ops.json; Assert/CheckNumerics/Print allowed,
   the converter strips them; BitwiseAnd refused, TF.js cannot run it) and
   dtypes TF.js has no mapping for (uint16, uint32, uint64, int16,
   bfloat16, ...). OK only says the converter's op check would pass and
@@ -59,7 +59,6 @@ import collections
 import contextlib
 import dataclasses
 import datetime
-import importlib.util
 import json
 import logging
 import os
@@ -85,25 +84,12 @@ jax.config.update("jax_enable_x64", True)  # as tests/conftest.py
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-import harness_support as hs  # noqa: E402  pylint: disable=g-import-not-at-top
+from support import harness as hs  # noqa: E402  pylint: disable=g-import-not-at-top
 import jax2tf_impl  # noqa: E402
 from jax2tf_impl import export  # noqa: E402
-from tensorflow.python.framework import convert_to_constants  # noqa: E402
+from jax2tf_impl import tf_internals  # noqa: E402
+from jax2tf_impl.export import tfjs as tfjs_check  # noqa: E402
 
-
-def _load_tfjs_check() -> Any:
-  """examples/tfjs_node_check.py, loaded as tests/test_tfjs.py loads it.
-
-  (examples/ is not a package.)
-  """
-  spec = importlib.util.spec_from_file_location(
-      "tfjs_node_check", os.path.join(_ROOT, "examples", "tfjs_node_check.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
-tfjs_check = _load_tfjs_check()
 
 REPORT_PATH = os.path.join(_ROOT, "docs", "portability.md")
 WIDE = frozenset({"float64", "int64", "uint64", "complex128"})
@@ -503,9 +489,7 @@ def tfjs_graph_def(harness: Any, args: list[Any]) -> Any:
   tf_args = [tf.constant(np.asarray(a)) for a in args]
   concrete = tf.function(converted, autograph=False).get_concrete_function(
       *tf_args)
-  frozen = convert_to_constants.convert_variables_to_constants_v2(
-      concrete, lower_control_flow=True, aggressive_inlining=True)
-  return frozen.graph.as_graph_def()
+  return tf_internals.frozen_graph_def(concrete)
 
 
 def _dtype_of(entry: str) -> tuple[str, list[str]]:
@@ -584,7 +568,7 @@ def _versions() -> dict[str, str]:
       out[dist] = md.version(dist)
     except md.PackageNotFoundError:
       out[dist] = "not installed"
-  with open(tfjs_check.OPS_JSON) as f:
+  with open(tfjs_check.SUPPORTED_OPS_JSON) as f:
     out["TF.js op list"] = "tensorflowjs " + json.load(f)["tensorflowjs_version"]
   return out
 
@@ -708,7 +692,7 @@ def report(results: list[tuple[Any, dict[str, Outcome]]],
       "pruned) and its GraphDef, function library included, is checked by "
       "`unsupported()` of `examples/tfjs_node_check.py`: every op type must "
       "be in tensorflowjs 4.22.0's op lists "
-      "(`tests/data/tfjs_supported_ops.json`; Assert/CheckNumerics/Print "
+      "(`jax2tf_impl/export/tfjs_supported_ops.json`; Assert/CheckNumerics/Print "
       "are allowed since the converter strips them, BitwiseAnd is refused "
       "since TF.js 4.22.0 cannot run it), and every dtype in a type "
       "attribute must be one TF.js maps to its own (uint16, uint32, uint64, "

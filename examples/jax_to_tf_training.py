@@ -15,6 +15,7 @@ continues from where JAX left off.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -246,6 +247,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
   parser.add_argument("--plot", default="jax_to_tf_training.png")
   parser.add_argument("--saved-model", default=None,
                       help="where to save (default: a temporary directory)")
+  parser.add_argument("--results-json", default=None,
+                      help="also write the loss curves and accuracies here")
   opts = parser.parse_args(argv)
 
   params, batch_stats, key_data, jax_losses = train_in_jax(opts.jax_steps)
@@ -276,9 +279,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
   if opts.plot:
     plot(jax_losses, tf_losses, opts.plot)
     print(f"loss curves written to {opts.plot}")
-  return {"jax_losses": jax_losses, "tf_losses": tf_losses,
-          "jax_accuracy": jax_acc, "tf_accuracy": tf_acc,
-          "predict_parity": parity}
+  results = {"jax_losses": [float(v) for v in jax_losses],
+             "tf_losses": [float(v) for v in tf_losses],
+             "jax_accuracy": jax_acc, "tf_accuracy": tf_acc,
+             "predict_parity": parity}
+  if opts.results_json:
+    with open(opts.results_json, "w") as f:
+      json.dump(results, f)
+  return results
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@ For each model in tests/model_zoo.py: convert with
 `jax2tf_impl.convert(..., enable_xla=False)` (batch-polymorphic), save a
 SavedModel whose signature has a None batch dimension, convert it with the
 tensorflowjs converter (tf_saved_model -> tfjs_graph_model, via
-examples/tfjs_convert.py), run the graph model in Node.js with @tensorflow/tfjs
-(examples/tfjs_node_runner.js) at batch sizes 1 and 3, and compare with JAX
+jax2tf_impl/export/tfjs_converter_cli.py), run the graph model in Node.js with
+@tensorflow/tfjs (jax2tf_impl/export/tfjs_node_runner.js) at batch sizes 1 and 3, and compare with JAX
 (32-bit mode). Prints a table: model, op check and dtype check against
 what TF.js supports (no converter needed), converted, ran in node, max abs
 error at each batch size, within the model's rtol, median time of a run in
@@ -23,7 +23,7 @@ sees the dev venv's packages instead of downgrading TensorFlow):
       > /work/tfjs-venv/lib/python3.11/site-packages/_main_venv.pth
   /work/tfjs-venv/bin/pip install tf-keras==2.21.0 tensorflow-hub==0.16.1
   /work/tfjs-venv/bin/pip install --no-deps tensorflowjs==4.22.0
-  # (tensorflow-decision-forests is not installed: see examples/tfjs_convert.py)
+  # (tensorflow-decision-forests is not installed: see jax2tf_impl/export/tfjs_converter_cli.py)
 
   mkdir -p /work/tfjs-node-runner && cd /work/tfjs-node-runner
   npm init -y && npm install @tensorflow/tfjs@4.22.0
@@ -42,11 +42,9 @@ interpreter); JAX and the SavedModel export may run in /work/venv instead:
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from typing import Any, Sequence
@@ -55,180 +53,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-import jax2tf_impl  # noqa: E402
-from jax2tf_impl.export import _input_signature  # noqa: E402
+from jax2tf_impl.export import tfjs  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CONVERT_SCRIPT = os.path.join(HERE, "tfjs_convert.py")
-NODE_RUNNER = os.path.join(HERE, "tfjs_node_runner.js")
-OPS_JSON = os.path.join(ROOT, "tests", "data", "tfjs_supported_ops.json")
 BATCHES = (1, 3)
-# Ops the converter accepts and removes with strip_debug_ops=True, as
-# tfjs_convert.py runs it (jax2tf_impl's input-shape checks are Asserts).
-DEBUG_OPS = frozenset({"Assert", "CheckNumerics", "Print"})
-# Ops in the op list that TF.js 4.22.0 graph models cannot run: its op list
-# names BitwiseAnd's inputs x and y (tfjs-converter
-# dist/operations/op_list/logical.js) but its executor reads params a and b
-# (dist/operations/executors/logical_executor.js), so it always fails with
-# "Argument 'x' passed to 'bitwiseAnd' must be a Tensor ... but got 'null'"
-# (measured in Node.js with @tensorflow/tfjs 4.22.0).
-BROKEN_OPS = {"BitwiseAnd": "TF.js 4.22.0's graph executor passes it null inputs"}
-# The TF dtypes that TF.js 4.22.0 maps to one of its own (parseDtypeParam in
-# tfjs-converter/src/operations/operation_mapper.ts: 64/8-bit ints become
-# int32, half/double float32); it maps any other (uint32, uint64, int16,
-# uint16, bfloat16) to null, and such a node fails or misbehaves at run time.
-TFJS_DTYPES = frozenset({"float32", "float16", "float64", "int32", "int64",
-                         "int8", "uint8", "bool", "string", "complex64",
-                         "complex128"})
 
 
 def export_saved_model(model, path: str) -> None:
   """A SavedModel of model.fun() with flat inputs input_i, outputs output_i."""
-  example = model.make_batch(BATCHES[0])
-  converted = jax2tf_impl.convert(model.fun(),
-                                  polymorphic_shapes=list(model.batch_spec),
-                                  enable_xla=False, with_gradient=True)
-  signature = _input_signature(example, list(model.batch_spec))
-  flat_sig = jax.tree_util.tree_leaves(signature)
-  in_tree = jax.tree_util.tree_structure(signature)
-  flat_sig = [tf.TensorSpec(s.shape, s.dtype, name=f"input_{i}")
-              for i, s in enumerate(flat_sig)]
-
-  def flat_fn(*flat):
-    outs = tf.nest.flatten(converted(*jax.tree_util.tree_unflatten(in_tree, flat)))
-    return {f"output_{i}": o for i, o in enumerate(outs)}
-
-  module = tf.Module()
-  module.f = tf.function(flat_fn, autograph=False, input_signature=flat_sig)
-  jax2tf_impl.saved_model.save(module, path,
-                               signatures={"serving_default": module.f})
-
-
-def frozen_graph(saved_model_dir: str) -> Any:
-  """The GraphDef the TF.js converter validates before optimizing.
-
-  As tensorflowjs does: the serving signature, frozen with
-  convert_variables_to_constants_v2(lower_control_flow=True,
-  aggressive_inlining=True). Its function library is part of it.
-  """
-  from tensorflow.python.framework import convert_to_constants
-  loaded = tf.saved_model.load(saved_model_dir)  # keeps the variables alive
-  frozen = convert_to_constants.convert_variables_to_constants_v2(
-      loaded.signatures["serving_default"], lower_control_flow=True,
-      aggressive_inlining=True)
-  return frozen.graph.as_graph_def()
-
-
-def _all_nodes(graph_def: Any) -> list[Any]:
-  nodes = list(graph_def.node)
-  for f in graph_def.library.function:
-    nodes.extend(f.node_def)
-  return nodes
-
-
-def graph_ops(graph_def: Any) -> set[str]:
-  """Op types of the graph's nodes and of its function library's nodes."""
-  return {n.op for n in _all_nodes(graph_def)}
-
-
-def graph_dtypes(graph_def: Any) -> dict[str, set[str]]:
-  """dtype name -> op types whose type attributes (T, dtype, ...) use it."""
-  out: dict[str, set[str]] = {}
-  for n in _all_nodes(graph_def):
-    for value in n.attr.values():
-      types = ([value.type] if value.HasField("type") else
-               list(value.list.type) if value.HasField("list") else [])
-      for t in types:
-        out.setdefault(tf.dtypes.as_dtype(t).name, set()).add(n.op)
-  return out
-
-
-def unsupported(graph_def: Any) -> tuple[list[str], list[str]]:
-  """(ops TF.js cannot run, dtypes TF.js has no mapping for).
-
-  The ops: those not in the TF.js op list (other than the debug ops the
-  conversion strips) and those in BROKEN_OPS.
-  """
-  ops = sorted((graph_ops(graph_def) - set(supported_ops()) - DEBUG_OPS)
-               | (graph_ops(graph_def) & set(BROKEN_OPS)))
-  dtypes = graph_dtypes(graph_def)
-  bad = sorted(f"{d} (in {', '.join(sorted(dtypes[d]))})"
-               for d in dtypes if d not in TFJS_DTYPES)
-  return ops, bad
-
-
-def supported_ops() -> dict[str, str]:
-  with open(OPS_JSON) as f:
-    return json.load(f)["ops"]
-
-
-def tfjs_convert(converter_python: str, saved_model_dir: str, out_dir: str,
-                 timeout: float = 600) -> dict[str, Any]:
-  """Runs examples/tfjs_convert.py; {"ok": bool, "ops"|"error": ...}."""
-  proc = subprocess.run([converter_python, CONVERT_SCRIPT, saved_model_dir, out_dir],
-                        capture_output=True, text=True, timeout=timeout, check=False)
-  for line in reversed(proc.stdout.splitlines()):
-    if line.startswith("{"):
-      return json.loads(line)
-  tail = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-  return {"ok": False, "error": f"converter exited {proc.returncode}: {tail}"}
-
-
-def probe_converter(converter_python: str, timeout: float = 300) -> str | None:
-  """None if converter_python can import the converter, else why not."""
-  try:
-    proc = subprocess.run([converter_python, CONVERT_SCRIPT, "--probe"],
-                          capture_output=True, text=True, timeout=timeout,
-                          check=False)
-  except OSError as e:
-    return f"{converter_python}: {e}"
-  for line in reversed(proc.stdout.splitlines()):
-    if line.startswith("{"):
-      result = json.loads(line)
-      return None if result["ok"] else f"{converter_python}: {result['error']}"
-  return f"{converter_python} --probe exited {proc.returncode}"
-
-
-def _encode(key: str, x: np.ndarray) -> dict[str, Any]:
-  x = np.ascontiguousarray(x)
-  return {"key": key, "dtype": x.dtype.name, "shape": list(x.shape),
-          "b64": base64.b64encode(x.astype(x.dtype.newbyteorder("<")).tobytes()).decode()}
-
-
-def _decode(spec: dict[str, Any]) -> np.ndarray:
-  dtype = {"float32": np.float32, "int32": np.int32, "bool": np.bool_}[spec["dtype"]]
-  return np.frombuffer(base64.b64decode(spec["b64"]), dtype).reshape(spec["shape"])
-
-
-def run_in_node(runner_dir: str, model_dir: str,
-                runs: Sequence[Sequence[np.ndarray]], timeout: float = 600,
-                repeats: int = 0) -> dict[str, Any]:
-  """Runs the graph model once per input list; see tfjs_node_runner.js.
-
-  With repeats > 0, each run also gets "ms": the median wall time of that
-  many further runs (after warm-up runs).
-  """
-  with tempfile.TemporaryDirectory() as tmp:
-    req, res = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
-    with open(req, "w") as f:
-      json.dump({"runs": [[_encode(f"input_{i}", np.asarray(x)) for i, x in enumerate(r)]
-                          for r in runs], "repeats": repeats}, f)
-    proc = subprocess.run([shutil.which("node") or "node", NODE_RUNNER, runner_dir,
-                           model_dir, req, res],
-                          capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0 or not os.path.exists(res):
-      tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-      return {"load_error": f"node exited {proc.returncode}: {tail}"}
-    with open(res) as f:
-      result = json.load(f)
-  for run in result["runs"]:
-    if "outputs" in run:
-      order = sorted(run["outputs"], key=lambda o: int(o["key"].rsplit("_", 1)[1]))
-      run["arrays"] = [_decode(o) for o in order]
-  return result
+  tfjs.export_saved_model(model.fun(), model.make_batch(BATCHES[0]), path,
+                          polymorphic_shapes=list(model.batch_spec))
 
 
 def jax_outputs(model, inputs) -> list[np.ndarray]:
@@ -282,20 +118,21 @@ def check_model(model, converter_python: str | None, runner_dir: str | None,
     except Exception as e:  # pylint: disable=broad-except
       row["reason"] = f"SavedModel export failed: {type(e).__name__}: {e}"
       return row
-    bad_ops, bad_dtypes = unsupported(frozen_graph(saved))
+    bad_ops, bad_dtypes = tfjs.unsupported(tfjs.frozen_graph(saved))
     row["ops_ok"], row["dtypes_ok"] = not bad_ops, not bad_dtypes
     if bad_ops:
       reasons.append(f"ops TF.js cannot run: {', '.join(bad_ops)}")
     if bad_dtypes:
       reasons.append(f"dtypes TF.js lacks: {'; '.join(bad_dtypes)}")
     if converter_python is not None:
-      conv = tfjs_convert(converter_python, saved, out)
+      conv = tfjs.convert_saved_model(saved, out,
+                                      converter_python=converter_python)
       row["converted"] = conv["ok"]
       if not conv["ok"]:
         reasons.append(f"converter: {conv['error'][:300]}")
     if row["converted"] and runner_dir is not None:
       runs = [model.make_batch(n) for n in BATCHES]
-      result = run_in_node(runner_dir, out, runs, repeats=repeats)
+      result = tfjs.run_in_node(runner_dir, out, runs, repeats=repeats)
       row["backend"] = (f"{result.get('flavor')}/{result.get('backend')} "
                         f"{result.get('tfjs_version')}")
       if "load_error" in result:
@@ -349,9 +186,9 @@ def main() -> None:
   args = parser.parse_args()
 
   sys.path.insert(0, os.path.join(ROOT, "tests"))
-  from model_zoo import MODELS  # pylint: disable=g-import-not-at-top
+  from support.model_zoo import MODELS  # pylint: disable=g-import-not-at-top
   models = [m for m in MODELS if not args.models or m.name in args.models]
-  problem = probe_converter(args.converter_python)
+  problem = tfjs.probe_converter(args.converter_python)
   if problem:
     print(f"no TF.js conversion (static checks only): {problem}", file=sys.stderr)
     args.converter_python = None

@@ -2,10 +2,10 @@
 from jax2tf_impl import saved_model
 from jax2tf_impl.api import ConvertedFunction, convert
 from jax2tf_impl.errors import InputSpecError, UnsupportedPrimitiveError
-from jax2tf_impl.export import export_onnx, export_tflite
+from jax2tf_impl.export import export_onnx, export_tflite, export_tfjs
 
 __version__ = "0.1.0"
 
 __all__ = ["convert", "ConvertedFunction", "saved_model", "export_tflite",
-           "export_onnx", "InputSpecError", "UnsupportedPrimitiveError",
+           "export_onnx", "export_tfjs", "InputSpecError", "UnsupportedPrimitiveError",
            "__version__"]

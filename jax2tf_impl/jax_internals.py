@@ -117,11 +117,36 @@ def prng_impl_of(key_dtype: Any) -> Any:
   return key_dtype._impl
 
 
-random_seed_impl = _prng.random_seed_impl_base
-random_split_impl = _prng.random_split_impl_base
-random_fold_in_impl = _prng.random_fold_in_impl_base
-random_bits_impl = _prng.random_bits_impl_base
-random_gamma_impl = _random_core._gamma_impl
+# JAX's implementations of the key primitives, on key data, written in JAX
+# (for threefry: bit manipulation, iota_2x32_shape and threefry2x32).
+
+def random_seed_impl(seeds: Any, *, impl: Any) -> Any:
+  """Key data for `seeds` (random_seed)."""
+  return _prng.random_seed_impl_base(seeds, impl=impl)
+
+
+def random_split_impl(impl: Any, keys: Any, ndim: int, *, shape: Any) -> Any:
+  """Key data of the split keys (random_split)."""
+  return _prng.random_split_impl_base(impl, keys, ndim, shape=shape)
+
+
+def random_fold_in_impl(impl: Any, keys: Any, msgs: Any, shape: Any) -> Any:
+  """Key data of keys with `msgs` folded in (random_fold_in)."""
+  return _prng.random_fold_in_impl_base(impl, keys, msgs, shape)
+
+
+def random_bits_impl(impl: Any, keys: Any, ndim: int, *, bit_width: int,
+                     shape: Any) -> Any:
+  """Random bits drawn from key data (random_bits)."""
+  return _prng.random_bits_impl_base(impl, keys, ndim, bit_width=bit_width,
+                                     shape=shape)
+
+
+def random_gamma_impl(keys: Any, alphas: Any, *, log_space: bool,
+                      use_vmap: bool) -> Any:
+  """Gamma samples as JAX computes them (random_gamma's lowering)."""
+  return _random_core._gamma_impl(keys, alphas, log_space=log_space,
+                                  use_vmap=use_vmap)
 
 
 # --- symbolic dimensions ---------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as _tfxla
+from tensorflow.python.framework import convert_to_constants as _convert_to_constants
 from tensorflow.python.framework import ops as _tf_ops
 from tensorflow.python.ops import control_flow_util as _control_flow_util
 
@@ -43,3 +44,11 @@ def concrete_functions_of(obj: Any) -> list[Any]:
 def is_trackable(obj: Any) -> bool:
   """tf.Module or another AutoTrackable (what tf.saved_model.save walks)."""
   return isinstance(obj, (tf.Module, AutoTrackable))
+
+
+def frozen_graph_def(concrete_function: Any) -> Any:
+  """The GraphDef of `concrete_function` with variables inlined as constants
+  and control flow lowered, as the tensorflowjs converter freezes it."""
+  frozen = _convert_to_constants.convert_variables_to_constants_v2(
+      concrete_function, lower_control_flow=True, aggressive_inlining=True)
+  return frozen.graph.as_graph_def()

@@ -12,6 +12,13 @@ import tensorflow as tf  # noqa: E402,F401
 import pytest  # noqa: E402
 
 
+@pytest.fixture
+def x64_off():
+  """JAX's default 32-bit mode for one test (x64 is on for the session)."""
+  with jax.enable_x64(False):
+    yield
+
+
 def pytest_addoption(parser):
   parser.addoption("--harness-results", default=None,
                    help="write one JSON line per harness test to this file")

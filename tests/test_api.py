@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import jax2tf_impl
 from jax2tf_impl import UnsupportedPrimitiveError, InputSpecError
-from tf_testing import run_in_mode as _run
+from support.tf_testing import run_in_mode as _run
 
 
 def _np(x):

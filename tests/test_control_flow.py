@@ -7,7 +7,7 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
-from tf_testing import run_in_mode as _run
+from support.tf_testing import graph_op_types, run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 
@@ -25,12 +25,7 @@ def check(f, *args, mode="eager", rtol=1e-6, atol=1e-6):
 
 
 def _graph_op_types(f, *args):
-  conc = tf.function(jax2tf_impl.convert(f), autograph=False
-                     ).get_concrete_function(*args)
-  types = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    types |= {n.op for n in fdef.node_def}
-  return types
+  return graph_op_types(jax2tf_impl.convert(f), *args)
 
 
 X = np.linspace(-1, 1, 6).astype(np.float32).reshape(2, 3)

@@ -13,8 +13,8 @@ import tensorflow as tf
 from jax import lax
 
 from jax2tf_impl import export
-from model_zoo import MODELS
-from tf_testing import jax_32bit, mark_known_failure
+from support.model_zoo import MODELS
+from support.tf_testing import jax_outputs, mark_known_failure
 
 BATCHES = (1, 3)
 
@@ -29,14 +29,8 @@ def _mark_known(request, target, model):
   mark_known_failure(request, KNOWN_FAILURES, (target, model.name))
 
 
-@pytest.fixture(autouse=True)
-def _x64_off():
-  with jax_32bit():
-    yield
-
-
-def _jax_outputs(model, inputs):
-  return [np.asarray(x) for x in jax.tree_util.tree_leaves(jax.jit(model.fun())(*inputs))]
+# Deployment targets run as users run them: JAX's default 32-bit mode.
+pytestmark = pytest.mark.usefixtures("x64_off")
 
 
 def _tflite_interpreter(content):
@@ -76,7 +70,7 @@ def test_tflite_builtins(request, model):
   for n in BATCHES:
     inputs = model.make_batch(n)
     got = _run_tflite(content, inputs)
-    expected = _jax_outputs(model, inputs)
+    expected = jax_outputs(model.fun(), *inputs)
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
       assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
@@ -97,7 +91,7 @@ def test_onnx(request, model):
   for n in BATCHES:
     inputs = model.make_batch(n)
     got = session.run(None, {name: np.asarray(x) for name, x in zip(names, inputs)})
-    expected = _jax_outputs(model, inputs)
+    expected = jax_outputs(model.fun(), *inputs)
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
       assert g.shape == e.shape and g.dtype == e.dtype, (g.shape, e.shape, g.dtype, e.dtype)
@@ -124,7 +118,7 @@ def test_onnx_integer_sort_exact(x):
   session = ort.InferenceSession(proto.SerializeToString(),
                                  providers=["CPUExecutionProvider"])
   got = session.run(None, {"input_0": x})
-  want = _jax_outputs_of(_int_sort_fn, x)
+  want = jax_outputs(_int_sort_fn, x)
   for g, w in zip(got, want):
     np.testing.assert_array_equal(g, w)
 
@@ -132,12 +126,8 @@ def test_onnx_integer_sort_exact(x):
 @pytest.mark.parametrize("x", _INT_SORT_INPUTS, ids=lambda x: x.dtype.name)
 def test_tflite_integer_sort_exact(x):
   got = _run_tflite(export.export_tflite(_int_sort_fn, [x]), [x])
-  for g, w in zip(got, _jax_outputs_of(_int_sort_fn, x)):
+  for g, w in zip(got, jax_outputs(_int_sort_fn, x)):
     np.testing.assert_array_equal(g, w)
-
-
-def _jax_outputs_of(fn, *args):
-  return [np.asarray(v) for v in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
 
 
 def _special_fn(x):
@@ -152,7 +142,7 @@ def test_special_functions_tflite_and_onnx():
   which TFLite/tf2onnx lack as ops, run in both runtimes with float32
   accuracy."""
   x = np.linspace(-3.9, 3.9, 101).astype(np.float32).reshape(1, -1)
-  want = _jax_outputs_of(_special_fn, x)
+  want = jax_outputs(_special_fn, x)
   # lgamma (last): Lanczos in float32, within 3e-6 like JAX's own.
   atols = [5e-7] * (len(want) - 1) + [3e-6]
   got = _run_tflite(export.export_tflite(_special_fn, [x]), [x])
@@ -169,7 +159,7 @@ def test_special_functions_tflite_and_onnx():
 @pytest.mark.parametrize("name", ["bilstm", "seq2seq_lstm"])
 def test_tflite_scan_stays_a_while_loop(name):
   """lax.scan becomes a TFLite WHILE (not unrolled, not a Flex op)."""
-  from model_zoo import MODELS_BY_NAME  # pylint: disable=g-import-not-at-top
+  from support.model_zoo import MODELS_BY_NAME  # pylint: disable=g-import-not-at-top
   model = MODELS_BY_NAME[name]
   content = export.export_tflite(model.fun(), model.make_batch(1),
                                  polymorphic_shapes=list(model.batch_spec))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import harness_support as hs
+from support import harness as hs
 import jax2tf_impl
 
 _FLOAT = (np.dtype(np.float32), np.dtype(np.float64))

@@ -7,7 +7,7 @@ CI runs a deterministic sample per group; JAX2TF_IMPL_FULL=1 runs them all.
 """
 import pytest
 
-import harness_support as hs
+from support import harness as hs
 
 _HARNESSES = hs.select_harnesses()
 

@@ -10,18 +10,8 @@ import pytest
 import tensorflow as tf
 
 import jax2tf_impl
-from model_zoo import MODELS
-
-
-def input_signature(spec, example):
-  """A TensorSpec with None where the polymorphic spec names a variable."""
-  if spec is None:
-    return tf.TensorSpec(example.shape, tf.as_dtype(example.dtype))
-  dims = [d.strip() for d in spec.strip("()").split(",") if d.strip()]
-  shape = []
-  for d, size in zip(dims, example.shape):
-    shape.append(size if d == "_" or d.isdigit() else None)
-  return tf.TensorSpec(shape, tf.as_dtype(example.dtype))
+from jax2tf_impl.export.signatures import input_signature
+from support.model_zoo import MODELS
 
 
 def _compare(model, got, expected):
@@ -42,7 +32,7 @@ def _converted_callable(model, kind, context, tmp_path):
                                   polymorphic_constraints=constraints)
   if context == "eager":
     return converted, make
-  signature = [input_signature(s, x) for s, x in zip(spec, make(model.sizes[0]))]
+  signature = input_signature(make(model.sizes[0]), list(spec))
   fn = tf.function(converted, autograph=False, input_signature=signature,
                    jit_compile=(context == "jit"))
   if context != "saved_model":

@@ -8,20 +8,12 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from support.tf_testing import graph_op_types, run_converted as _run
 
 MODES = ["eager", "graph", "jit"]
 INT_DTYPES = [np.int8, np.int16, np.int32, np.int64,
               np.uint8, np.uint16, np.uint32, np.uint64]
 _UNSIGNED_OF = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
-
-
-def _run(fn, mode, *args, enable_xla=True):
-  converted = jax2tf_impl.convert(fn, enable_xla=enable_xla)
-  tf_args = [tf.constant(a) for a in args]
-  if mode != "eager":
-    converted = tf.function(converted, autograph=False,
-                            jit_compile=(mode == "jit"))
-  return [t.numpy() for t in tf.nest.flatten(converted(*tf_args))]
 
 
 def _bits(a):
@@ -217,13 +209,8 @@ def test_reduce_precision_bf16_scalar(mode):
 
 
 def _graph_op_types(fn, *args, enable_xla):
-  conc = tf.function(jax2tf_impl.convert(fn, enable_xla=enable_xla),
-                     autograph=False).get_concrete_function(
-                         *[tf.constant(a) for a in args])
-  types = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    types |= {n.op for n in fdef.node_def}
-  return types
+  return graph_op_types(jax2tf_impl.convert(fn, enable_xla=enable_xla),
+                        *[tf.constant(a) for a in args])
 
 
 def test_no_xla_ops_and_enable_xla_false():

@@ -12,7 +12,8 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
-from tf_testing import compare_nested as _compare, run_in_mode as _run
+from support.tf_testing import (compare_nested as _compare,
+                                concrete_op_types, run_in_mode as _run)
 
 MODES = ["eager", "graph", "jit"]
 RNG = np.random.RandomState(0)
@@ -24,13 +25,6 @@ def check(f, *args, mode="eager", tol=1e-5, enable_xla=True):
   _compare(expected, got, tol)
 
 
-def _op_types(conc):
-  types = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    types |= {n.op for n in fdef.node_def}
-  return types
-
-
 def check_poly(f, args, specs, poly_shapes, tol=1e-5, enable_xla=False,
                other_args=()):
   """Converts with polymorphic shapes, traces once with None dims, runs on
@@ -40,7 +34,7 @@ def check_poly(f, args, specs, poly_shapes, tol=1e-5, enable_xla=False,
   fn = tf.function(converted, autograph=False, input_signature=specs)
   conc = fn.get_concrete_function()
   if not enable_xla:
-    xla_ops = [t for t in _op_types(conc) if t.startswith("Xla")]
+    xla_ops = [t for t in concrete_op_types(conc) if t.startswith("Xla")]
     assert not xla_ops, xla_ops
   for a in [args, *other_args]:
     _compare(jax.jit(f)(*a), fn(*a), tol)
@@ -309,7 +303,7 @@ def test_conv_same_padding_uses_tf_same():
                              enable_xla=False)
   conc = tf.function(conv, autograph=False).get_concrete_function(
       tf.TensorSpec([None, None, None, 4], tf.float32))
-  types = _op_types(conc)
+  types = concrete_op_types(conc)
   assert "Conv2D" in types and "Pad" not in types and "PadV2" not in types
 
 

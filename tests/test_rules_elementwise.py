@@ -19,6 +19,7 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from support.tf_testing import graph_op_types, run_converted as _run
 
 MODES = ["eager", "graph", "jit"]
 BF16 = np.dtype(ml_dtypes.bfloat16)
@@ -29,14 +30,6 @@ UNSIGNED = [np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)]
 INTS = SIGNED + UNSIGNED
 SPECIAL = [0.0, -0.0, 0.5, -0.5, 1.5, -2.5, 2.5, 3.7, -3.7, np.inf, -np.inf,
            np.nan, 1e30, -1e30, 65504.0, 300.0, -129.0]
-
-
-def _run(fn, mode, *args, enable_xla=True):
-  conv = jax2tf_impl.convert(fn, enable_xla=enable_xla)
-  tf_args = [tf.constant(a) for a in args]
-  if mode != "eager":
-    conv = tf.function(conv, autograph=False, jit_compile=(mode == "jit"))
-  return [np.asarray(o) for o in tf.nest.flatten(conv(*tf_args))]
 
 
 def _parts(a: np.ndarray) -> list[np.ndarray]:
@@ -405,12 +398,8 @@ def test_enable_xla_false_emits_no_xla_ops(mode):
   x = np.linspace(-2, 2, 8, dtype=np.float32).reshape(2, 4)
   n = np.arange(8, dtype=np.int32).reshape(2, 4)
   check(_mix, x, n, mode=mode, tol=1e-6, enable_xla=False)
-  conc = tf.function(jax2tf_impl.convert(_mix, enable_xla=False),
-                     autograph=False).get_concrete_function(
-                         tf.constant(x), tf.constant(n))
-  ops = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    ops |= {node.op for node in fdef.node_def}
+  ops = graph_op_types(jax2tf_impl.convert(_mix, enable_xla=False),
+                       tf.constant(x), tf.constant(n))
   assert not {o for o in ops if o.startswith("Xla")}, ops
 
 

@@ -11,7 +11,7 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
-from tf_testing import run_in_mode as _run, graph_op_types as _graph_op_types
+from support.tf_testing import run_in_mode as _run, graph_op_types as _graph_op_types
 
 MODES = ["eager", "graph", "jit"]
 GS = lax.GatherScatterMode

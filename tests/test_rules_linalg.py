@@ -12,24 +12,15 @@ from jax import lax
 from jax._src.lax import linalg as lax_linalg
 
 import jax2tf_impl
+from support.tf_testing import jax_outputs as jax_run, run_converted
+
+
+def _run_fn(fn, *args, mode="eager", enable_xla=True, **kw):
+  return run_converted(fn, mode, *args, enable_xla=enable_xla, **kw)
 
 jax.config.update("jax_enable_x64", True)
 
 MODES = ("eager", "graph", "jit")
-
-
-def run(fn, *args, mode="eager", enable_xla=True, **kw):
-  converted = jax2tf_impl.convert(fn, enable_xla=enable_xla, **kw)
-  if mode == "graph":
-    converted = tf.function(converted, autograph=False)
-  elif mode == "jit":
-    converted = tf.function(converted, autograph=False, jit_compile=True)
-  outs = converted(*[tf.constant(a) for a in args])
-  return [np.asarray(o) for o in tf.nest.flatten(outs)]
-
-
-def jax_run(fn, *args):
-  return [np.asarray(o) for o in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
 
 
 def assert_same(tf_outs, jax_outs, tol):
@@ -56,7 +47,7 @@ def test_cholesky_not_positive_definite_gives_nan(mode):
   a = np.stack([np.eye(3) * 2, -np.eye(3), np.diag([1.0, 0.0, 1.0])])
   a = a.astype(np.float32)
   fn = lambda x: lax.linalg.cholesky_p.bind(x)
-  out = run(fn, a, mode=mode)
+  out = _run_fn(fn, a, mode=mode)
   assert_same(out, jax_run(fn, a), 1e-6)
   assert np.isnan(out[0][1]).all() and np.isnan(out[0][2]).all()
   assert not np.isnan(out[0][0]).any()
@@ -68,7 +59,7 @@ def test_cholesky_reads_lower_triangle_only(dtype):
   a = b @ np.conj(b.T) + 4 * np.eye(4)
   a = np.tril(a) + np.triu(rand((4, 4), dtype, 1) * 100, 1)
   fn = lambda x: lax.linalg.cholesky(x, symmetrize_input=False)
-  assert_same(run(fn, a), jax_run(fn, a), 1e-10)
+  assert_same(_run_fn(fn, a), jax_run(fn, a), 1e-10)
 
 
 def test_cholesky_polymorphic_batch():
@@ -91,20 +82,20 @@ def test_lu_matches_jax_exactly(shape, dtype, mode):
   a = rand(shape, dtype)
   fn = lax.linalg.lu
   tol = 1e-5 if dtype == np.float32 else 1e-12
-  assert_same(run(fn, a, mode=mode), jax_run(fn, a), tol)
+  assert_same(_run_fn(fn, a, mode=mode), jax_run(fn, a), tol)
 
 
 @pytest.mark.parametrize("mode", ("eager", "jit"))
 def test_lu_singular(mode):
   a = np.array([[0., 0., 1.], [0., 0., 2.], [1., 3., 4.]])
   fn = lax.linalg.lu
-  assert_same(run(fn, a, mode=mode), jax_run(fn, a), 1e-12)
+  assert_same(_run_fn(fn, a, mode=mode), jax_run(fn, a), 1e-12)
 
 
 def test_lu_pivots_to_permutation():
   pivots = np.array([[2, 2, 3], [0, 3, 3]], np.int32)
   fn = lambda p: lax.linalg.lu_pivots_to_permutation(p, 5)
-  assert_same(run(fn, pivots), jax_run(fn, pivots), 0)
+  assert_same(_run_fn(fn, pivots), jax_run(fn, pivots), 0)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -113,7 +104,7 @@ def test_solve_det_inv(mode):
   b = rand((2, 4, 3), np.float64, 1)
   fn = lambda a, b: (jnp.linalg.solve(a, b), jnp.linalg.det(a),
                      jnp.linalg.inv(a))
-  assert_same(run(fn, a, b, mode=mode), jax_run(fn, a, b), 1e-10)
+  assert_same(_run_fn(fn, a, b, mode=mode), jax_run(fn, a, b), 1e-10)
 
 
 def test_lu_no_xla_ops():
@@ -143,7 +134,7 @@ def test_triangular_solve_all_flags(left_side, lower, transpose_a,
   fn = lambda a, b: lax.linalg.triangular_solve(
       a, b, left_side=left_side, lower=lower, transpose_a=transpose_a,
       conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
-  assert_same(run(fn, a, b), jax_run(fn, a, b), 1e-10)
+  assert_same(_run_fn(fn, a, b), jax_run(fn, a, b), 1e-10)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -153,7 +144,7 @@ def test_tridiagonal_solve(mode):
   du = np.array([[1., 2., 3., 0.]] * 2)
   b = rand((2, 4, 2), np.float64)
   fn = lax.linalg.tridiagonal_solve
-  assert_same(run(fn, dl, d, du, b, mode=mode), jax_run(fn, dl, d, du, b),
+  assert_same(_run_fn(fn, dl, d, du, b, mode=mode), jax_run(fn, dl, d, du, b),
               1e-12)
 
 
@@ -163,7 +154,7 @@ def test_tridiagonal_solve_needs_pivoting():
       [1., 1., 0.])
   b = np.array([[1.], [2.], [3.]])
   fn = lax.linalg.tridiagonal_solve
-  assert_same(run(fn, dl, d, du, b), jax_run(fn, dl, d, du, b), 1e-12)
+  assert_same(_run_fn(fn, dl, d, du, b), jax_run(fn, dl, d, du, b), 1e-12)
 
 
 # --- qr / svd / eigh / eig --------------------------------------------------
@@ -179,7 +170,7 @@ def _h(x):
 def test_qr(shape, full_matrices, mode):
   a = rand(shape, np.complex64)
   fn = lambda x: lax.linalg.qr(x, full_matrices=full_matrices)
-  q, r = run(fn, a, mode=mode)
+  q, r = _run_fn(fn, a, mode=mode)
   qj, rj = jax_run(fn, a)
   assert q.shape == qj.shape and r.shape == rj.shape and q.dtype == qj.dtype
   np.testing.assert_allclose(q @ r, a, atol=1e-5)
@@ -196,7 +187,7 @@ def test_qr(shape, full_matrices, mode):
 def test_svd(shape, dtype, full_matrices, mode):
   a = rand(shape, dtype)
   fn = lambda x: lax.linalg.svd(x, full_matrices=full_matrices)
-  u, s, vt = run(fn, a, mode=mode)
+  u, s, vt = _run_fn(fn, a, mode=mode)
   uj, sj, vtj = jax_run(fn, a)
   assert (u.shape, s.shape, vt.shape) == (uj.shape, sj.shape, vtj.shape)
   assert (u.dtype, s.dtype, vt.dtype) == (uj.dtype, sj.dtype, vtj.dtype)
@@ -217,7 +208,7 @@ def test_svd_subset_by_index():
   fn = lambda x: lax.linalg.svd_p.bind(x, full_matrices=False,
                                        compute_uv=True, subset_by_index=(1, 3),
                                        algorithm=None)
-  s, u, vt = run(fn, a)
+  s, u, vt = _run_fn(fn, a)
   uj, sj, vtj = jax_run(lambda x: lax.linalg.svd(x, full_matrices=False,
                                                  compute_uv=True), a)
   np.testing.assert_allclose(s, sj[1:3], atol=1e-12)
@@ -230,7 +221,7 @@ def test_svd_subset_by_index():
 def test_eigh_reads_one_triangle(lower, dtype):
   a = rand((2, 5, 5), dtype)  # not Hermitian: only one triangle counts
   fn = lambda x: lax.linalg.eigh(x, lower=lower, symmetrize_input=False)
-  v, w = run(fn, a)
+  v, w = _run_fn(fn, a)
   vj, wj = jax_run(fn, a)
   np.testing.assert_allclose(w, wj, atol=1e-10)
   strict = np.tril(a, -1) if lower else np.triu(a, 1)
@@ -245,7 +236,7 @@ def test_eig_left_and_right(dtype, mode):
   a = rand((2, 4, 4), dtype)
   fn = lambda x: lax.linalg.eig(x, compute_left_eigenvectors=True,
                                 compute_right_eigenvectors=True)
-  w, vl, vr = run(fn, a, mode=mode)
+  w, vl, vr = _run_fn(fn, a, mode=mode)
   wj = jax_run(fn, a)[0]
   assert w.dtype == wj.dtype
   np.testing.assert_allclose(np.sort_complex(w.reshape(-1)),
@@ -265,7 +256,7 @@ def test_custom_linear_solve():
     solve = lambda _, y: jnp.linalg.solve(a, y)
     return lax.custom_linear_solve(matvec, b, solve)
 
-  assert_same(run(fn, a, b), jax_run(fn, a, b), 1e-12)
+  assert_same(_run_fn(fn, a, b), jax_run(fn, a, b), 1e-12)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -279,7 +270,7 @@ def test_geqrf_and_householder_product(shape, dtype, mode):
     k = min(x.shape[-2:])
     return r, taus, lax_linalg.householder_product(r[..., :, :k], taus)
 
-  assert_same(run(fn, a, mode=mode), jax_run(fn, a), 1e-10)
+  assert_same(_run_fn(fn, a, mode=mode), jax_run(fn, a), 1e-10)
 
 
 def test_cholesky_update_and_symmetric_product():
@@ -290,7 +281,7 @@ def test_cholesky_update_and_symmetric_product():
   fn = lambda r, z, b, c: (lax.linalg.cholesky_update(r, z),
                            lax_linalg.symmetric_product(b, c, alpha=2.0,
                                                         beta=-0.5))
-  assert_same(run(fn, r, z, b, c), jax_run(fn, r, z, b, c), 1e-12)
+  assert_same(_run_fn(fn, r, z, b, c), jax_run(fn, r, z, b, c), 1e-12)
 
 
 @pytest.mark.parametrize("case", ["random", "identity", "repeated", "zero",
@@ -304,7 +295,7 @@ def test_eig_under_xla(case):
        "rotation": np.array([[0.0, -1.0], [1.0, 0.0]])}[case]
   fn = lambda x: lax.linalg.eig(x, compute_left_eigenvectors=True,
                                 compute_right_eigenvectors=True)
-  w, vl, vr = run(fn, a, mode="jit")
+  w, vl, vr = _run_fn(fn, a, mode="jit")
   wj = jax_run(fn, a)[0]
   assert w.dtype == wj.dtype and w.shape == wj.shape
   np.testing.assert_allclose(np.sort_complex(np.round(w.reshape(-1), 8)),
@@ -320,7 +311,7 @@ def test_eigh_float64_under_xla_is_accurate(dtype):
   a = rand((2, 30, 30), dtype)
   a = a + _h(a)
   fn = lambda x: lax.linalg.eigh(x)
-  v, w = run(fn, a, mode="jit")
+  v, w = _run_fn(fn, a, mode="jit")
   vj, wj = jax_run(fn, a)
   assert v.dtype == vj.dtype and w.dtype == wj.dtype
   np.testing.assert_allclose(w, wj, atol=1e-11)

@@ -16,7 +16,7 @@ from jax._src.random import threefry2x32 as jax_threefry
 import jax2tf_impl
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 from jax2tf_impl import prng_keys as random_keys
-from tf_testing import run_in_mode as _run
+from support.tf_testing import run_in_mode as _run
 
 R = jax.random
 MODES = ["eager", "graph", "jit"]

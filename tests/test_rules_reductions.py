@@ -15,7 +15,7 @@ from jax import lax
 from jax._src.lax import lax as lax_internal
 
 import jax2tf_impl
-from tf_testing import compare_nested as _compare, run_in_mode as _run
+from support.tf_testing import compare_nested as _compare, run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 RNG = np.random.RandomState(0)

@@ -8,7 +8,7 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
-from tf_testing import run_in_mode as _run
+from support.tf_testing import run_in_mode as _run
 
 MODES = ["eager", "graph", "jit"]
 NAN = np.nan

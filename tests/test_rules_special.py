@@ -9,6 +9,7 @@ import tensorflow as tf
 from jax import lax
 
 import jax2tf_impl
+from support.tf_testing import run_converted as _run
 
 MODES = ["eager", "graph", "jit"]
 FLOAT_DTYPES = [ml_dtypes.bfloat16, np.float16, np.float32, np.float64]
@@ -19,15 +20,6 @@ TOL = {"bfloat16": 2e-2, "float16": 2e-3, "float32": 2e-5, "float64": 1e-12}
 
 EDGES = [0.0, -0.0, -1.0, 1e-30, 1e-8, 0.5, 1.0, 2.0, 3.5, 50.0,
          np.inf, -np.inf, np.nan]
-
-
-def _run(fn, mode, *args, enable_xla=True):
-  converted = jax2tf_impl.convert(fn, enable_xla=enable_xla)
-  if mode != "eager":
-    converted = tf.function(converted, autograph=False,
-                            jit_compile=(mode == "jit"))
-  return [t.numpy() for t in tf.nest.flatten(
-      converted(*[tf.constant(a) for a in args]))]
 
 
 def check(fn, *args, mode="eager", tol=None, enable_xla=True):

@@ -12,7 +12,7 @@ from jax._src.lax import lax as lax_internal
 from jax._src.lax import slicing
 
 import jax2tf_impl
-from tf_testing import run_in_mode as _run, graph_op_types as _graph_op_types
+from support.tf_testing import run_in_mode as _run, graph_op_types as _graph_op_types
 
 MODES = ["eager", "graph", "jit"]
 

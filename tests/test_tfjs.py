@@ -5,7 +5,7 @@ examples/tfjs_node_check.py does), then:
 
 (a) always: the graph the TF.js converter validates (the serving signature
     frozen as tensorflowjs freezes it, function library included) may hold
-    only op types from tests/data/tfjs_supported_ops.json (tensorflowjs
+    only op types from jax2tf_impl/export/tfjs_supported_ops.json (tensorflowjs
     4.22.0's op lists; regenerate with tests/data/make_tfjs_ops.py) and only
     dtypes that TF.js maps to one of its own; BitwiseAnd, though listed, is
     refused too (TF.js 4.22.0's graph executor cannot run it: see BROKEN_OPS
@@ -32,16 +32,12 @@ import sys
 import numpy as np
 import pytest
 
-from model_zoo import MODELS
-from tf_testing import jax_32bit, mark_known_failure
+from support.model_zoo import MODELS
+from support.tf_testing import jax_outputs, mark_known_failure
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    "tfjs_node_check", os.path.join(_ROOT, "examples", "tfjs_node_check.py"))
-tfjs = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tfjs)
+from jax2tf_impl.export import tfjs
 
-BATCHES = tfjs.BATCHES
+BATCHES = (1, 3)
 
 # Known failures; strict=False: a fix shows up as XPASS, not as a failure.
 _THREEFRY_OPS = ("jax.random's threefry2x32 uses BitwiseXor and RightShift, which "
@@ -65,10 +61,8 @@ def _mark_known(request, check, model):
   mark_known_failure(request, KNOWN_FAILURES, (check, model.name))
 
 
-@pytest.fixture(autouse=True)
-def _x64_off():
-  with jax_32bit():
-    yield
+# Deployment targets run as users run them: JAX's default 32-bit mode.
+pytestmark = pytest.mark.usefixtures("x64_off")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +77,8 @@ _FROZEN: dict = {}
 def _saved_model(model, workdir):
   if model.name not in _SAVED:
     path = os.path.join(workdir, model.name, "saved_model")
-    tfjs.export_saved_model(model, path)
+    tfjs.export_saved_model(model.fun(), model.make_batch(BATCHES[0]), path,
+                            polymorphic_shapes=list(model.batch_spec))
     _SAVED[model.name] = path
   return _SAVED[model.name]
 
@@ -95,7 +90,7 @@ def _frozen(model, workdir):
 
 
 def test_op_list_provenance():
-  with open(tfjs.OPS_JSON) as f:
+  with open(tfjs.SUPPORTED_OPS_JSON) as f:
     doc = json.load(f)
   assert doc["tensorflowjs_version"] == "4.22.0"
   assert "tensorflowjs/op_list" in doc["about"] and doc["source"]
@@ -142,7 +137,7 @@ def _node_tools():
   elif not os.path.isdir(os.path.join(runner, "node_modules", "@tensorflow", "tfjs")):
     missing.append(f"TFJS_NODE_RUNNER_DIR={runner} has no node_modules/@tensorflow/tfjs")
   if missing:
-    return None, "; ".join(missing) + " (setup: see examples/tfjs_node_check.py)"
+    return None, "; ".join(missing) + " (setup: see docs/deployment.md)"
   return (py, runner), None
 
 
@@ -154,14 +149,15 @@ def test_tfjs_node(request, model, workdir):
   converter_python, runner_dir = tools
   _mark_known(request, "node", model)
   out = os.path.join(workdir, model.name, "tfjs")
-  conv = tfjs.tfjs_convert(converter_python, _saved_model(model, workdir), out)
+  conv = tfjs.convert_saved_model(_saved_model(model, workdir), out,
+                                  converter_python=converter_python)
   assert conv["ok"], conv["error"]
   runs = [model.make_batch(n) for n in BATCHES]
   result = tfjs.run_in_node(runner_dir, out, runs)
   assert "load_error" not in result, result.get("load_error")
   for n, inputs, run in zip(BATCHES, runs, result["runs"]):
     assert "error" not in run, f"batch {n}: {run.get('error')}"
-    expected = tfjs.jax_outputs(model, inputs)
+    expected = jax_outputs(model.fun(), *inputs)
     got = run["arrays"]
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
@@ -175,7 +171,7 @@ def test_tfjs_node_signature_keys(tmp_path):
   """Inputs/outputs alike in dtype and shape keep their keys and order.
 
   tensorflowjs 4.22.0 keys such entries by tensor name ("input_1:0");
-  examples/tfjs_convert.py restores the SavedModel signature's keys.
+  jax2tf_impl/export/tfjs_converter_cli.py restores the SavedModel signature's keys.
   """
   tools, why = _node_tools()
   if tools is None:
@@ -188,7 +184,8 @@ def test_tfjs_node_signature_keys(tmp_path):
                                                    "output_1": input_0 + 2 * input_1},
                          autograph=False, input_signature=spec)
   tf.saved_model.save(module, str(tmp_path / "sm"), signatures={"serving_default": module.f})
-  conv = tfjs.tfjs_convert(converter_python, str(tmp_path / "sm"), str(tmp_path / "js"))
+  conv = tfjs.convert_saved_model(str(tmp_path / "sm"), str(tmp_path / "js"),
+                                  converter_python=converter_python)
   assert conv["ok"], conv["error"]
   x, y = np.float32([[1, 2]]), np.float32([[10, 20]])
   result = tfjs.run_in_node(runner_dir, str(tmp_path / "js"), [[x, y]])

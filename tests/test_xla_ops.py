@@ -12,7 +12,7 @@ import tensorflow as tf
 
 import jax2tf_impl
 from jax2tf_impl import rules
-from tf_testing import graph_op_types
+from support.tf_testing import graph_op_types
 
 EXPECTED_XLA_USES = {"svd"}
 

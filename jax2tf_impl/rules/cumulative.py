@@ -118,36 +118,47 @@ def _int_scan(x: Any, fn: Any) -> Any:
   return tf.bitcast(y, dtype) if dtype in _SIGNED_OF else y
 
 
-@register(prims.cumsum_p)
-def _cumsum(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
-  dtype = ctx.avals_in[0].dtype
-  scan = lambda y: tf.math.cumsum(y, axis=axis, reverse=reverse)
-  if dt.is_bool(dtype):
-    return scan_associative(x, axis, _n(ctx, axis), tf.math.logical_or,
-                            np.array(False), reverse)
-  if dt.is_integer(dtype):
-    return _int_scan(x, scan)
-  if dt.is_complex(dtype):
-    # Sums are linear: real and imaginary parts separately (XLA has no
-    # complex Cumsum kernel).
-    return tf.complex(scan(tf.math.real(x)), scan(tf.math.imag(x)))
-  return _with_wider_floats(ctx, x, scan)
+def _complex_cumsum(ctx: RuleContext, x: Any, scan: Any, reverse: bool,
+                    axis: int) -> Any:
+  """Sums are linear: real and imaginary parts separately (XLA has no
+  complex Cumsum kernel)."""
+  del ctx, reverse, axis
+  return tf.complex(scan(tf.math.real(x)), scan(tf.math.imag(x)))
 
 
-@register(prims.cumprod_p)
-def _cumprod(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+def _complex_cumprod(ctx: RuleContext, x: Any, scan: Any, reverse: bool,
+                     axis: int) -> Any:
+  """XLA has no complex Cumprod kernel: an associative scan of multiply."""
+  del scan
   dtype = ctx.avals_in[0].dtype
-  scan = lambda y: tf.math.cumprod(y, axis=axis, reverse=reverse)
-  if dt.is_bool(dtype):
-    return scan_associative(x, axis, _n(ctx, axis), tf.math.logical_and,
-                            np.array(True), reverse)
-  if dt.is_integer(dtype):
-    return _int_scan(x, scan)
-  if dt.is_complex(dtype):
-    # XLA has no complex Cumprod kernel.
-    return scan_associative(x, axis, _n(ctx, axis), tf.math.multiply,
-                            np.array(1, dt.to_np_dtype(dtype)), reverse)
-  return _with_wider_floats(ctx, x, scan)
+  return scan_associative(x, axis, _n(ctx, axis), tf.math.multiply,
+                          np.array(1, dt.to_np_dtype(dtype)), reverse)
+
+
+def _cumulative_rule(tf_scan: Any, bool_op: Any, bool_identity: bool,
+                     complex_scan: Any) -> Any:
+  """cumsum / cumprod: TF's kernel for floats (wider for half types) and
+  integers (wrapping), a logical associative scan for bool."""
+
+  def rule(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
+    dtype = ctx.avals_in[0].dtype
+    scan = lambda y: tf_scan(y, axis=axis, reverse=reverse)
+    if dt.is_bool(dtype):
+      return scan_associative(x, axis, _n(ctx, axis), bool_op,
+                              np.array(bool_identity), reverse)
+    if dt.is_integer(dtype):
+      return _int_scan(x, scan)
+    if dt.is_complex(dtype):
+      return complex_scan(ctx, x, scan, reverse, axis)
+    return _with_wider_floats(ctx, x, scan)
+
+  return rule
+
+
+register(prims.cumsum_p)(_cumulative_rule(
+    tf.math.cumsum, tf.math.logical_or, False, _complex_cumsum))
+register(prims.cumprod_p)(_cumulative_rule(
+    tf.math.cumprod, tf.math.logical_and, True, _complex_cumprod))
 
 
 @register(prims.cumlogsumexp_p)

@@ -193,24 +193,22 @@ def _max_or_min_constant(x: Any, y: Any, is_max: bool) -> Any:
   return tf.where(cond, y, x)
 
 
-@register(lax.max_p)
-def _max(ctx: RuleContext, x: Any, y: Any) -> Any:
-  """NaN-propagating maximum, +0.0 > -0.0, complex lexicographic."""
-  if dt.is_float(ctx.aval_out.dtype):
-    out = _max_or_min_constant(x, y, is_max=True)
-    if out is not None:
-      return out
-  return max_or_min(ctx.aval_out.dtype, is_max=True)(x, y)
+def _max_or_min_rule(is_max: bool) -> Any:
+  """lax.max / lax.min: NaN-propagating, -0.0 < +0.0, complex lexicographic;
+  against a constant (relu) one compare + select with the same semantics."""
+
+  def rule(ctx: RuleContext, x: Any, y: Any) -> Any:
+    if dt.is_float(ctx.aval_out.dtype):
+      out = _max_or_min_constant(x, y, is_max=is_max)
+      if out is not None:
+        return out
+    return max_or_min(ctx.aval_out.dtype, is_max=is_max)(x, y)
+
+  return rule
 
 
-@register(lax.min_p)
-def _min(ctx: RuleContext, x: Any, y: Any) -> Any:
-  """NaN-propagating minimum, -0.0 < +0.0, complex lexicographic."""
-  if dt.is_float(ctx.aval_out.dtype):
-    out = _max_or_min_constant(x, y, is_max=False)
-    if out is not None:
-      return out
-  return max_or_min(ctx.aval_out.dtype, is_max=False)(x, y)
+register(lax.max_p)(_max_or_min_rule(is_max=True))
+register(lax.min_p)(_max_or_min_rule(is_max=False))
 
 
 @register(lax.clamp_p)

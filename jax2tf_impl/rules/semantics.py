@@ -110,20 +110,20 @@ def complex_divide(x: Any, y: Any) -> Any:
                          tf.math.logical_not(tf.math.is_nan(b))))
   signed_inf = copysign(inf, c)
   re1, im1 = signed_inf * a, signed_inf * b
+  def inf_over_finite(p: Any, q: Any, r: Any, s: Any) -> tuple[Any, Any, Any]:
+    """Where p + qj is infinite and r + sj finite (the C99 fix-up cases):
+    that mask, and p, q replaced by their signed infinity indicators."""
+    case = tf.math.logical_and(tf.math.logical_or(is_inf(p), is_inf(q)),
+                               tf.math.logical_and(is_fin(r), is_fin(s)))
+    return (case, copysign(tf.where(is_inf(p), one, zero), p),
+            copysign(tf.where(is_inf(q), one, zero), q))
+
   # Case 2: infinite numerator, finite divisor.
-  inf_num = tf.math.logical_and(
-      tf.math.logical_or(is_inf(a), is_inf(b)),
-      tf.math.logical_and(is_fin(c), is_fin(d)))
-  a_unit = copysign(tf.where(is_inf(a), one, zero), a)
-  b_unit = copysign(tf.where(is_inf(b), one, zero), b)
+  inf_num, a_unit, b_unit = inf_over_finite(a, b, c, d)
   re2 = inf * (a_unit * c + b_unit * d)
   im2 = inf * (b_unit * c - a_unit * d)
   # Case 3: finite numerator, infinite divisor.
-  inf_den = tf.math.logical_and(
-      tf.math.logical_or(is_inf(c), is_inf(d)),
-      tf.math.logical_and(is_fin(a), is_fin(b)))
-  c_unit = copysign(tf.where(is_inf(c), one, zero), c)
-  d_unit = copysign(tf.where(is_inf(d), one, zero), d)
+  inf_den, c_unit, d_unit = inf_over_finite(c, d, a, b)
   re3 = zero * (a * c_unit + b * d_unit)
   im3 = zero * (b * c_unit - a * d_unit)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness_support import Limitation
+from support.harness import Limitation
 
 # LU here is unblocked (getf2) while LAPACK's getrf is blocked: same pivots,
 # different summation order, so round-off differs by a few ulps times n.

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from harness_support import Limitation, assert_same
+from support.harness import Limitation, assert_same
 
 
 def _rows(arrays: list[np.ndarray], axis: int) -> list[tuple]:

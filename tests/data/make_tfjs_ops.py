@@ -4,7 +4,7 @@ The TF.js converter (tensorflowjs, PyPI) rejects a graph whose node ops are
 not in the op lists it ships as tensorflowjs/op_list/*.json (see
 `validate` in tensorflowjs/converters/tf_saved_model_conversion_v2.py); the
 same lists drive the TF.js runtime's op mapping. This script copies the op
-names out of the wheel so that tests/test_tfjs.py needs neither the
+names out of the wheel so that jax2tf_impl.export.tfjs (and tests/test_tfjs.py) need neither the
 converter nor a download.
 
 Usage (either works; neither imports tensorflowjs):
@@ -24,7 +24,8 @@ import re
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_OUT = os.path.join(HERE, "tfjs_supported_ops.json")
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.dirname(HERE)), "jax2tf_impl",
+                           "export", "tfjs_supported_ops.json")
 
 
 def _from_wheel(path: str) -> tuple[str, dict[str, list]]:

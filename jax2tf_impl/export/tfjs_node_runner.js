@@ -1,6 +1,6 @@
 // Runs a TF.js graph model (model.json + weight shards) in Node.js.
 //
-// Usage: node examples/tfjs_node_runner.js RUNNER_DIR MODEL_DIR REQUEST.json RESULT.json
+// Usage: node jax2tf_impl/export/tfjs_node_runner.js RUNNER_DIR MODEL_DIR REQUEST.json RESULT.json
 //
 // RUNNER_DIR: a folder with node_modules/@tensorflow/tfjs (npm install
 //   @tensorflow/tfjs@4.22.0 there); @tensorflow/tfjs-node is used instead

@@ -12,13 +12,33 @@ def run_in_mode(fn, mode, *args):
   return tf.function(fn, autograph=False, jit_compile=(mode == "jit"))(*args)
 
 
-def graph_op_types(fn, *specs):
-  """Every op type in fn's tf.function graph, function libraries included."""
-  conc = tf.function(fn, autograph=False).get_concrete_function(*specs)
+def run_converted(fn, mode, *args, enable_xla=True, **convert_kw):
+  """Converts the JAX function `fn`, runs it in `mode` on numpy `args`, and
+  returns its flat outputs as numpy arrays."""
+  import jax2tf_impl  # pylint: disable=g-import-not-at-top
+  converted = jax2tf_impl.convert(fn, enable_xla=enable_xla, **convert_kw)
+  outs = run_in_mode(converted, mode, *[tf.constant(a) for a in args])
+  return [np.asarray(o) for o in tf.nest.flatten(outs)]
+
+
+def jax_outputs(fn, *args):
+  """jax.jit(fn)(*args), flat, as numpy arrays."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return [np.asarray(o) for o in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
+
+
+def concrete_op_types(conc):
+  """Every op type in a concrete function's graph, function libraries included."""
   types = {op.type for op in conc.graph.get_operations()}
   for fdef in conc.graph.as_graph_def().library.function:
     types |= {n.op for n in fdef.node_def}
   return types
+
+
+def graph_op_types(fn, *specs):
+  """Every op type in fn's tf.function graph, function libraries included."""
+  return concrete_op_types(
+      tf.function(fn, autograph=False).get_concrete_function(*specs))
 
 
 def compare_nested(expected, got, tol):

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 import jax2tf_impl
+from support.tf_testing import graph_op_types
 from jax2tf_impl import dtypes as dt
 
 MODES = ("eager", "graph", "jit", "noxla")
@@ -162,11 +163,7 @@ def jax_result(harness: Any) -> tuple[list[Any], list[np.ndarray]]:
 
 def xla_op_types(fn: Any, tf_args: list[Any]) -> set[str]:
   """The Xla* op types in fn's tf.function graph (function libraries too)."""
-  conc = tf.function(fn, autograph=False).get_concrete_function(*tf_args)
-  types = {op.type for op in conc.graph.get_operations()}
-  for fdef in conc.graph.as_graph_def().library.function:
-    types |= {n.op for n in fdef.node_def}
-  return {t for t in types if t.startswith("Xla")}
+  return {t for t in graph_op_types(fn, *tf_args) if t.startswith("Xla")}
 
 
 def run_converted(harness: Any, args: list[Any], mode: str,

@@ -1,7 +1,7 @@
 """Converts a SavedModel to a TF.js graph model with tensorflowjs 4.22.0.
 
-Usage:  python examples/tfjs_convert.py SAVED_MODEL_DIR OUTPUT_DIR [--keep-debug-ops]
-        python examples/tfjs_convert.py --probe   (can this interpreter convert?)
+Usage:  python jax2tf_impl/export/tfjs_converter_cli.py SAVED_MODEL_DIR OUTPUT_DIR [--keep-debug-ops]
+        python jax2tf_impl/export/tfjs_converter_cli.py --probe   (can this interpreter convert?)
 
 Like `tensorflowjs_converter --input_format=tf_saved_model
 --output_format=tfjs_graph_model --strip_debug_ops=True`: the Assert ops that
@@ -14,7 +14,7 @@ Prints one JSON line: {"ok": true, "ops": [...]} (the op types of the
 written model.json) or {"ok": false, "error": "..."}; exits 1 on failure.
 
 Run it with an interpreter where the `tensorflowjs` package is importable;
-see examples/tfjs_node_check.py for a setup beside TensorFlow 2.21.
+see docs/deployment.md for a setup beside TensorFlow 2.21.
 
 About tensorflow_decision_forests: tensorflowjs 4.22.0's
 converters/tf_saved_model_conversion_v2.py does an unguarded
