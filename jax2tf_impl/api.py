@@ -23,6 +23,7 @@ from jax2tf_impl import interpreter
 from jax2tf_impl import shapes
 from jax2tf_impl.errors import InputSpecError
 from jax2tf_impl import prng_keys
+from jax2tf_impl import state_discharge
 from jax2tf_impl.rules.context import ConversionState
 
 
@@ -227,7 +228,8 @@ class _Converter:
       out_tree_box.append(tree)
       return leaves
 
-    closed = prng_keys.physicalize(jax.make_jaxpr(flat_fun)(*sds))
+    closed = prng_keys.physicalize(
+        state_discharge.discharge(jax.make_jaxpr(flat_fun)(*sds)))
     interpreter.check_supported(closed)
     in_avals = tuple(v.aval for v in closed.jaxpr.invars)
     out_avals = tuple(closed.out_avals)

@@ -8,3 +8,34 @@ says what it is, so that a JAX upgrade touches this file alone.
 `tests/test_layering.py` fails if another module imports `jax._src`.
 """
 from __future__ import annotations
+
+
+# --- h_state: state primitives (Refs), checkify, shard_map and collectives ---
+# Refs (`jax.new_ref`, `run_state`) are removed by JAX's own state discharge
+# (what `jax.jit` does before lowering); these are the pieces it needs.
+from jax._src import core as _core  # noqa: E402
+from jax._src.state import discharge as _state_discharge  # noqa: E402
+from jax._src.state import primitives as _state_primitives  # noqa: E402
+from jax._src.state import types as _state_types  # noqa: E402
+
+# discharge_state(closed_jaxpr) -> pure ClosedJaxpr: Ref inputs become values
+# and their final values are appended to the outputs; refs created inside
+# (new_ref, also in cond/scan/while/jit bodies) become plain values.
+discharge_state = _state_discharge.discharge_state
+# The aval of a Ref (`Ref{f32[4]}`) and the effects that mention one.
+AbstractRef = _state_types.AbstractRef
+RefEffect = _state_types.RefEffect
+InternalMutableArrayEffect = _core.InternalMutableArrayEffect
+# The state primitives: run_state (functional scope of Refs), reads/writes,
+# and the mutable-array ones of `jax.new_ref` / `jax.ref.freeze`.
+run_state_p = _state_discharge.run_state_p
+state_get_p = _state_primitives.get_p
+state_swap_p = _state_primitives.swap_p
+state_addupdate_p = _state_primitives.addupdate_p
+state_broadcast_to_p = _state_primitives.broadcast_to_p
+new_ref_p = _core.ref_p
+freeze_p = _core.freeze_p
+empty_ref_p = _core.empty_ref_p
+free_ref_p = _core.free_ref_p
+# Identity marker used by AD into Refs (lowered to the identity by JAX).
+accum_grad_in_ref_p = _core.accum_grad_in_ref_p

@@ -47,6 +47,7 @@ FAMILY_MODULES = (
     "control_flow",
     "calls",
     "misc",
+    "state",
 )
 
 
