@@ -39,3 +39,18 @@ empty_ref_p = _core.empty_ref_p
 free_ref_p = _core.free_ref_p
 # Identity marker used by AD into Refs (lowered to the identity by JAX).
 accum_grad_in_ref_p = _core.accum_grad_in_ref_p
+
+# checkify: the `check` primitive (from checkify.check / debug_check), and the
+# error jax.jit raises when a `check` was not functionalized by
+# checkify.checkify (we raise the same one, with the same text).
+from jax._src import checkify as _checkify  # noqa: E402
+from jax._src import config as _config  # noqa: E402
+
+check_p = _checkify.check_p
+checkify_functionalization_error = _checkify.functionalization_error
+
+
+def xla_runtime_errors_enabled() -> bool:
+  """jax_experimental_unsafe_xla_runtime_errors: jax.jit then lowers an
+  unfunctionalized `check` to a Python callback that raises at run time."""
+  return bool(_config.xla_runtime_errors.value)

@@ -48,6 +48,7 @@ FAMILY_MODULES = (
     "calls",
     "misc",
     "state",
+    "checks",
 )
 
 
