@@ -54,3 +54,27 @@ def xla_runtime_errors_enabled() -> bool:
   """jax_experimental_unsafe_xla_runtime_errors: jax.jit then lowers an
   unfunctionalized `check` to a Python callback that raises at run time."""
   return bool(_config.xla_runtime_errors.value)
+
+# shard_map and the collectives (rules/collectives.py converts them over mesh
+# axes of size 1, the single-device case).
+from jax._src import shard_map as _shard_map  # noqa: E402
+from jax._src.lax import parallel as _parallel  # noqa: E402
+
+shard_map_p = _shard_map.shard_map_p
+psum_p = _parallel.psum_p
+pmax_p = _parallel.pmax_p
+pmin_p = _parallel.pmin_p
+ppermute_p = _parallel.ppermute_p
+pbroadcast_p = _parallel.pbroadcast_p
+all_to_all_p = _parallel.all_to_all_p
+all_gather_p = _parallel.all_gather_p
+all_gather_invariant_p = _parallel.all_gather_invariant_p
+reduce_scatter_p = _parallel.reduce_scatter_p
+axis_index_p = _parallel.axis_index_p
+psum_invariant_p = _parallel.psum_invariant_p
+# The unreduced/reduced-sharding casts: value-preserving on one device.
+all_gather_reduced_p = _parallel.all_gather_reduced_p
+unreduced_reduce_scatter_p = _parallel.unreduced_reduce_scatter_p
+unreduced_psum_p = _parallel.unreduced_psum_p
+preduced_p = _parallel.preduced_p
+vary_unreduced_cast_p = _parallel.vary_unreduced_cast_p

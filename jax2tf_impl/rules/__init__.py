@@ -49,6 +49,7 @@ FAMILY_MODULES = (
     "misc",
     "state",
     "checks",
+    "collectives",
 )
 
 
