@@ -1,11 +1,13 @@
 """jax2tf_impl: convert JAX functions into plain TensorFlow graphs."""
 from jax2tf_impl import saved_model
 from jax2tf_impl.api import ConvertedFunction, convert
+from jax2tf_impl.checkify_support import checkify_error
 from jax2tf_impl.errors import InputSpecError, UnsupportedPrimitiveError
 from jax2tf_impl.export import export_onnx, export_tflite, export_tfjs
 
 __version__ = "0.1.0"
 
 __all__ = ["convert", "ConvertedFunction", "saved_model", "export_tflite",
-           "export_onnx", "export_tfjs", "InputSpecError", "UnsupportedPrimitiveError",
+           "export_onnx", "export_tfjs", "checkify_error", "InputSpecError",
+           "UnsupportedPrimitiveError",
            "__version__"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
 import threading
 from typing import Any, Callable, Sequence
 
@@ -23,6 +24,8 @@ from jax2tf_impl import interpreter
 from jax2tf_impl import shapes
 from jax2tf_impl.errors import InputSpecError
 from jax2tf_impl import prng_keys
+from jax2tf_impl import state_discharge
+from jax2tf_impl import checkify_support
 from jax2tf_impl.rules.context import ConversionState
 
 
@@ -107,6 +110,13 @@ class ConvertedFunction(tf.Module):
           "functions returned by jax2tf_impl.convert take positional "
           f"arguments only; got keyword arguments {sorted(kwargs)}")
     return self._converter(args)
+
+
+@functools.lru_cache(maxsize=256)
+def _has_checkify_errors(out_tree: Any) -> bool:
+  """Whether an output pytree structure holds a checkify.Error."""
+  return checkify_support.has_errors(
+      tree_util.tree_unflatten(out_tree, [0] * out_tree.num_leaves))
 
 
 def _plain_containers(tree: Any) -> Any:
@@ -210,7 +220,11 @@ class _Converter:
         traced = self._trace(in_tree, paths, sym_shapes, tensors, weak)
         self._cache[key] = traced
     outs = self._run(traced, tensors)
-    return tree_util.tree_unflatten(traced.out_tree, outs)
+    result = tree_util.tree_unflatten(traced.out_tree, outs)
+    if tf.executing_eagerly() and _has_checkify_errors(traced.out_tree):
+      # checkify.Error results behave as JAX's (get()/throw() texts).
+      result = checkify_support.errors_to_numpy(result)
+    return result
 
   def _trace(self, in_tree: Any, paths: tuple, sym_shapes: list,
              tensors: list, weak: list) -> Traced:
@@ -227,7 +241,8 @@ class _Converter:
       out_tree_box.append(tree)
       return leaves
 
-    closed = prng_keys.physicalize(jax.make_jaxpr(flat_fun)(*sds))
+    closed = prng_keys.physicalize(
+        state_discharge.discharge(jax.make_jaxpr(flat_fun)(*sds)))
     interpreter.check_supported(closed)
     in_avals = tuple(v.aval for v in closed.jaxpr.invars)
     out_avals = tuple(closed.out_avals)

@@ -22,6 +22,7 @@ import tensorflow as tf
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl import interpreter
 from jax2tf_impl import prng_keys
+from jax2tf_impl import state_discharge
 
 if TYPE_CHECKING:
   from jax2tf_impl.api import Traced, _Converter
@@ -51,7 +52,8 @@ def _vjp_jaxpr(converter: "_Converter", traced: "Traced") -> Any:
          for a in in_avals]
   sds += [jax.ShapeDtypeStruct(a.shape, a.dtype)
           for a, d in zip(out_avals, diff_out) if d]
-  closed = prng_keys.physicalize(jax.make_jaxpr(vjp_fun)(*sds))
+  closed = prng_keys.physicalize(
+      state_discharge.discharge(jax.make_jaxpr(vjp_fun)(*sds)))
   interpreter.check_supported(closed)
   object.__setattr__(traced, "_vjp_closed", closed)
   return closed

@@ -47,6 +47,9 @@ FAMILY_MODULES = (
     "control_flow",
     "calls",
     "misc",
+    "state",
+    "checks",
+    "collectives",
 )
 
 

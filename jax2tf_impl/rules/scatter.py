@@ -17,7 +17,9 @@ JAX/XLA semantics being matched:
     end, so no out-of-bounds index ever reaches TF (TF raises on CPU);
   * duplicates: XLA on CPU applies the updates in order, so for `scatter`
     the last update wins; we compute the last one explicitly (deterministic
-    on every backend). min/max follow lax.min/max: NaN wins, -0.0 < +0.0,
+    on every backend). A general update computation (`.at[].apply`, or
+    scatter_p with any `update_jaxpr`) is applied once per occurrence, in
+    the order of the scatter indices (`_combine_sequential`). min/max follow lax.min/max: NaN wins, -0.0 < +0.0,
     complex numbers compare lexicographically.
 """
 from __future__ import annotations
@@ -25,11 +27,12 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 from jax import lax
+from jax.extend import core as jcore
 
-from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.indexing import (Mode, as_index, at_positions,
@@ -191,21 +194,85 @@ def _is_replace_jaxpr(update_jaxpr: Any) -> bool:
           and len(jaxpr.invars) == 2 and jaxpr.outvars[0] is jaxpr.invars[1])
 
 
-def _apply_update_jaxpr(ctx: RuleContext, update_jaxpr: Any, consts: Any,
-                        current: Any, upd: Any, count: DimValue) -> Any:
-  """Applies the scalar update computation elementwise (vmapped)."""
-  if not isinstance(count, int):
-    raise ctx.unsupported("scatter with a custom update_jaxpr and a symbolic "
-                          "number of updates")
+def _update_fn(ctx: RuleContext, update_jaxpr: Any, consts: Any) -> Any:
+  """The scalar update computation applied elementwise to flat [M] values.
+
+  The jaxpr is vectorized over the updates' shape (symbolic dimensions
+  included, so no count needs to be static) and interpreted with our rules.
+  """
   jaxpr = getattr(update_jaxpr, "jaxpr", update_jaxpr)
-  scalar_dtype = ctx.avals_in[0].dtype
+  upd_aval = ctx.avals_in[2]
+  closed_update = jcore.ClosedJaxpr(jaxpr, list(consts))
+  elementwise = lambda x, y: jcore.jaxpr_as_fun(closed_update)(x, y)[0]
+  spec = jax.ShapeDtypeStruct(upd_aval.shape, ctx.avals_in[0].dtype)
+  closed = jax.make_jaxpr(jnp.vectorize(elementwise))(spec, spec)
+  shape = ctx.shape_tensor(upd_aval)
 
-  def elementwise(x: Any, y: Any) -> Any:
-    return ji.eval_jaxpr(jaxpr, consts, x, y)[0]
+  def apply(current: Any, upd: Any) -> Any:
+    out = ctx.interpret(closed, tf.reshape(current, shape),
+                        tf.reshape(upd, shape))[0]
+    return tf.reshape(out, [-1])
 
-  spec = jax.ShapeDtypeStruct((count,), scalar_dtype)
-  closed = jax.make_jaxpr(jax.vmap(elementwise))(spec, spec)
-  return ctx.interpret(closed, current, upd)[0]
+  return apply
+
+
+def _batch_order(ctx: RuleContext, dnums: Any, itype: tf.DType) -> Any:
+  """For every update element (flattened), the row-major position of its
+  scatter index among the indices' batch dims: the order in which XLA (and
+  so JAX) applies the updates one window after the other."""
+  _, idx_aval, upd_aval = ctx.avals_in
+  upd_shape = ctx.shape(upd_aval)
+  upd_rank = len(upd_shape)
+  batch_shape = ctx.shape(idx_aval)[:-1]
+  batch_pos = [p for p in range(upd_rank) if p not in dnums.update_window_dims]
+  terms = []
+  for k, (size, pos) in enumerate(zip(batch_shape, batch_pos)):
+    stride = as_index(_dprod(batch_shape[k + 1:]), itype)
+    term = iota_at(size, pos, upd_rank, itype)
+    terms.append(term if isinstance(stride, int) and stride == 1
+                 else term * stride)
+  return tf.reshape(broadcast_sum(terms, upd_shape, itype), [-1])
+
+
+def _combine_sequential(ctx: RuleContext, apply: Any, ext: Any, linear: Any,
+                        upd: Any, order: Any, n: DimValue,
+                        unique: bool) -> Any:
+  """A general (non-commutative) update computation, exactly as JAX: each
+  window in turn, so an element hit k times gets the update k times, in the
+  order of the scatter indices.
+
+  Elements hit by the same window are distinct, so the updates are applied
+  in rounds: each round takes, for every element still to be updated, its
+  earliest pending update (a scatter-min of the order keys), applies the
+  computation to all of them at once and writes them back. The number of
+  rounds is the largest multiplicity (1 without duplicates). With
+  `unique_indices=True` (the user's promise, as in JAX) one round is all.
+  """
+  itype = linear.dtype
+  dummy = tf.cast(as_index(n, itype), itype)
+  if unique:
+    return tf.tensor_scatter_nd_update(ext, linear[:, None],
+                                       apply(tf.gather(ext, linear), upd))
+  count = tf.shape(linear, out_type=itype)[0]
+  fill = tf.fill(tf.shape(ext, out_type=itype), count)
+
+  def body(out: Any, pending: Any) -> tuple[Any, Any]:
+    key = tf.where(pending, order, count)
+    first = tf.tensor_scatter_nd_min(fill, linear[:, None], key)
+    chosen = tf.logical_and(pending, tf.equal(tf.gather(first, linear), order))
+    current = tf.gather(out, linear)
+    new = tf.where(chosen, apply(current, upd), current)
+    out = tf.tensor_scatter_nd_update(
+        out, tf.where(chosen, linear, dummy)[:, None], new)
+    return out, tf.logical_and(pending, tf.logical_not(chosen))
+
+  def cond(out: Any, pending: Any) -> Any:
+    del out
+    return tf.reduce_any(pending)
+
+  # Dropped updates (redirected to the dummy element) are never pending.
+  out, _ = tf.while_loop(cond, body, (ext, tf.not_equal(linear, dummy)))
+  return out
 
 
 def _is_positive_zeros(x: Any) -> bool:
@@ -259,11 +326,13 @@ def _scatter_rule(kind: str):
     if dtype == np.bool_:
       combiner = {"add": "max", "mul": "min"}.get(kind, kind)
     if combiner == "replace":
-      if not _is_replace_jaxpr(update_jaxpr):
-        current = tf.gather(ext, linear)
-        upd = _apply_update_jaxpr(ctx, update_jaxpr, update_consts, current,
-                                  upd, m)
-      out = _combine_replace(ext, idx, upd, linear, unique_indices)
+      if _is_replace_jaxpr(update_jaxpr):
+        out = _combine_replace(ext, idx, upd, linear, unique_indices)
+      else:
+        apply = _update_fn(ctx, update_jaxpr, update_consts)
+        order = _batch_order(ctx, dimension_numbers, itype)
+        out = _combine_sequential(ctx, apply, ext, linear, upd, order, n,
+                                  unique_indices)
     elif combiner == "add" and _is_positive_zeros(operand):
       # Sums into zeros (segment_sum): ScatterNd, which TF.js has too.
       n_ext = (n + 1) if isinstance(n, int) else tf.cast(n, itype) + 1
