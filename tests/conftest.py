@@ -19,6 +19,14 @@ def x64_off():
     yield
 
 
+def pytest_report_header(config):
+  from support import sampling  # pylint: disable=g-import-not-at-top
+  if sampling.FULL:
+    return "jax2tf_impl: JAX2TF_IMPL_FULL=1, no sampling"
+  return (f"jax2tf_impl: sampled suites use JAX2TF_IMPL_SEED={sampling.seed()} "
+          "(set it to rerun this sample; JAX2TF_IMPL_FULL=1 runs everything)")
+
+
 def pytest_addoption(parser):
   parser.addoption("--harness-results", default=None,
                    help="write one JSON line per harness test to this file")

@@ -76,7 +76,7 @@ CHECKS = {
 # (ONNX has none), so the sign of a NaN is invisible: -NaN ranks as +NaN
 # (first) instead of last (rules/sort.py, _portable_float_keys).
 LIMITATIONS = [
-    Limitation(group="top_k", name_regex="inf_nan", modes=("noxla",),
+    Limitation(group="top_k", name_regex="inf_nan", modes=("noxla", "noxla_jit"),
                reason="enable_xla=False: -NaN ranks like +NaN in top_k (no "
                       "bit cast to read a NaN's sign in ONNX/TFLite-"
                       "portable ops)"),

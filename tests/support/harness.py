@@ -10,9 +10,15 @@ tests/checks/<family>.py, each of which may define:
               a property check replacing equality (non-unique results)
   LIMITATIONS: [Limitation(...)]  known failures -> xfail with the reason
 
-Sampling: by default at most SAMPLE_PER_GROUP harnesses per group, chosen
-deterministically (evenly spaced over the group sorted by name);
-JAX2TF_IMPL_FULL=1 runs every harness.
+Sampling: by default at most SAMPLE_PER_GROUP harnesses per group, drawn
+anew each day (support/sampling.py: seeded, printed, reproducible with
+JAX2TF_IMPL_SEED), stratified by dtype, from the harnesses JAX itself runs
+on CPU; JAX2TF_IMPL_FULL=1 runs every harness.
+
+Tolerances are JAX's own (`jax._src.public_test_util.default_tolerance()`,
+used as atol = rtol, as JAX's assertAllClose does); a looser one is a
+per-group, per-dtype exception in tests/checks/<family>.py with the measured
+error and the reason.
 """
 from __future__ import annotations
 
@@ -27,14 +33,18 @@ from typing import Any, Callable, Sequence
 import jax
 import numpy as np
 import tensorflow as tf
+from jax._src import public_test_util
 
 import jax2tf_impl
+from support import sampling
 from support.tf_testing import graph_op_types
 from jax2tf_impl import dtypes as dt
 
-MODES = ("eager", "graph", "jit", "noxla")
+# noxla_jit: enable_xla=False under tf.function(jit_compile=True), where some
+# rules (svd, eigh, eig, lu, tridiagonal_solve) take other code paths.
+MODES = ("eager", "graph", "jit", "noxla", "noxla_jit")
 SAMPLE_PER_GROUP = int(os.environ.get("JAX2TF_IMPL_SAMPLE", "8"))
-FULL = os.environ.get("JAX2TF_IMPL_FULL", "") not in ("", "0")
+FULL = sampling.FULL
 # Comma-separated group names to restrict the run to (for development).
 GROUPS = [g for g in os.environ.get("JAX2TF_IMPL_GROUPS", "").split(",") if g]
 
@@ -132,9 +142,12 @@ def select_harnesses(groups: Sequence[str] | None = None) -> list[Any]:
   selected = []
   for g in sorted(by_group):
     hs = sorted(by_group[g], key=lambda h: h.fullname)
-    if not FULL and len(hs) > SAMPLE_PER_GROUP:
-      step = len(hs) / SAMPLE_PER_GROUP
-      hs = [hs[int(i * step)] for i in range(SAMPLE_PER_GROUP)]
+    if not FULL:
+      # Sample among the harnesses JAX runs on CPU: the others only skip.
+      runnable = [h for h in hs if jax_unimplemented_on_cpu(h) is None]
+      hs = sorted(sampling.stratified_sample(
+          runnable, SAMPLE_PER_GROUP, lambda h: _dtype_name(h.dtype), salt=g),
+          key=lambda h: h.fullname)
     selected.extend(hs)
   return selected
 
@@ -170,17 +183,18 @@ def run_converted(harness: Any, args: list[Any], mode: str,
                   enable_xla: bool = True) -> list[np.ndarray]:
   """Converts the harness function and runs it in `mode`.
 
-  Mode "noxla": tf.function with enable_xla=False, and the graph must not
-  contain any Xla* op.
+  Modes "noxla" / "noxla_jit": enable_xla=False, in tf.function (without /
+  with jit_compile), and the graph must not contain any Xla* op.
   """
-  if mode == "noxla":
+  if mode in ("noxla", "noxla_jit"):
     enable_xla = False
   converted = jax2tf_impl.convert(harness.dyn_fun, enable_xla=enable_xla)
   tf_args = [tf.constant(np.asarray(a)) for a in args]
-  if mode == "noxla":
+  if mode in ("noxla", "noxla_jit"):
     xla_ops = xla_op_types(converted, tf_args)
     assert not xla_ops, f"enable_xla=False graph contains {sorted(xla_ops)}"
-    outs = tf.function(converted, autograph=False)(*tf_args)
+    outs = tf.function(converted, autograph=False,
+                       jit_compile=(mode == "noxla_jit"))(*tf_args)
   elif mode == "eager":
     outs = converted(*tf_args)
   elif mode == "graph":
@@ -192,10 +206,9 @@ def run_converted(harness: Any, args: list[Any], mode: str,
   return [np.asarray(x.numpy()) for x in tf.nest.flatten(outs)]
 
 
-DEFAULT_TOL = {
-    "float16": 1e-2, "bfloat16": 2e-2, "float32": 1e-5, "float64": 1e-12,
-    "complex64": 1e-5, "complex128": 1e-12,
-}
+def jax_default_tolerance(dtype: np.dtype) -> float:
+  """JAX's own test tolerance for `dtype` (atol = rtol)."""
+  return float(public_test_util.default_tolerance().get(np.dtype(dtype), 0.0))
 
 
 def tolerance_for(harness: Any, dtype: np.dtype) -> float:
@@ -203,7 +216,7 @@ def tolerance_for(harness: Any, dtype: np.dtype) -> float:
   group_tols = tolerances().get(harness.group_name, {})
   if name in group_tols:
     return group_tols[name]
-  return DEFAULT_TOL.get(name, 0.0)
+  return jax_default_tolerance(dtype)
 
 
 def assert_same(harness: Any, jax_outs: list[np.ndarray],
