@@ -6,6 +6,7 @@ signature (tracing.py), and interprets the ClosedJaxpr with the rules table
 """
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
@@ -16,6 +17,7 @@ from jax2tf_impl import interpreter
 from jax2tf_impl import shapes
 from jax2tf_impl import tracing
 from jax2tf_impl.constants import ConstantStore
+from jax2tf_impl.errors import InputSpecError
 from jax2tf_impl.rules.context import ConversionState
 from jax2tf_impl.tracing import Traced
 
@@ -103,6 +105,9 @@ class _Converter:
     self.enable_xla = enable_xla
     self.traces = tracing.TraceCache(fun)
     self.constants = ConstantStore()
+    # Eager calls: one concrete function per trace key (see _call_eagerly).
+    self._eager: dict[Any, tuple[Traced, Any]] = {}
+    self._eager_lock = threading.Lock()
 
   @property
   def trace_count(self) -> int:
@@ -110,9 +115,45 @@ class _Converter:
 
   def __call__(self, args: tuple) -> Any:
     sig = tracing.signature_of(args, self.polymorphic_shapes, self.constraints)
-    traced = self.traces.get(sig)
-    outs = self.run(traced, sig.tensors)
+    if tf.executing_eagerly():
+      traced, outs = self._call_eagerly(sig)
+    else:
+      traced = self.traces.get(sig)
+      outs = self.run(traced, sig.tensors)
     return tree_util.tree_unflatten(traced.out_tree, outs)
+
+  def _call_eagerly(self, sig: tracing.Signature) -> tuple[Traced, list[Any]]:
+    """Runs the conversion as a graph built once per signature.
+
+    Interpreting the jaxpr op by op on every eager call costs ~1 TF eager
+    dispatch per op (tens of times jax.jit at small sizes). Instead the
+    first eager call with a new signature builds a concrete function from
+    the same conversion tf.function uses (symbolic dimensions as None, so
+    one graph serves every size, and the symbolic-shape code is the one
+    that runs in graphs); later calls just run it. Variables passed as
+    arguments are read outside (the tape sees the read), the constant
+    variables are captured, and the custom gradient inside the graph
+    makes the call differentiable by an eager GradientTape.
+    """
+    entry = self._eager.get(sig.key)
+    if entry is None:
+      with self._eager_lock:
+        entry = self._eager.get(sig.key)
+        if entry is None:
+          traced = self.traces.get(sig)
+          graph = tf.function(lambda *xs: self.run(traced, list(xs)),
+                              autograph=False,
+                              input_signature=sig.tensor_specs())
+          entry = (traced, graph.get_concrete_function())
+          self._eager[sig.key] = entry
+    traced, concrete = entry
+    try:
+      outs = concrete(*sig.tensors)
+    except tf.errors.InvalidArgumentError as e:
+      if shapes.is_spec_violation(e.message):
+        raise InputSpecError(e.message) from e
+      raise
+    return traced, list(outs) if outs is not None else []
 
   def state(self, traced: Traced, tensors: Sequence[tf.Tensor]
             ) -> ConversionState:
