@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shlex
 import statistics
 import sys
 import time
@@ -302,8 +303,8 @@ def main(argv: list[str] | None = None) -> int:
   batches = [int(b) for b in opts.batches.split(",") if b]
   rows = race_latency(models, batches, opts.blocks, opts.reps)
   conv = [race_conversion(int(n)) for n in opts.conversion.split(",") if n]
-  command = "python benchmarks/race.py " + " ".join(
-      a for a in (argv if argv is not None else sys.argv[1:]))
+  command = "python benchmarks/race.py " + shlex.join(
+      argv if argv is not None else sys.argv[1:])
   text = markdown(rows, conv, command.strip(), opts.label, opts.blocks,
                   opts.reps)
   print(text)
