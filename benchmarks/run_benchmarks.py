@@ -1,6 +1,7 @@
 """Latency of converted functions relative to jax.jit, and conversion time.
 
 Usage: python benchmarks/run_benchmarks.py [--quick] [--json FILE]
+(benchmarks/race.py races this converter against native jax2tf and jax.jit.)
 
 1. For an MLP and the demo CNN: the median latency of the converted function
    under tf.function and under tf.function(jit_compile=True), each as a ratio

@@ -1,44 +1,27 @@
 """convert(): the public entry point.
 
-Flattens the TF arguments, builds (possibly symbolic) avals, traces the JAX
-function once per input signature to a ClosedJaxpr, and interprets it with
-the rules table. Results are restored to the JAX function's output pytree.
+Flattens the TF arguments and traces the JAX function once per input
+signature (tracing.py), and interprets the ClosedJaxpr with the rules table
+(interpreter.py), with the converted VJP attached (gradients.py). Results are restored to the JAX function's output pytree.
 """
 from __future__ import annotations
 
-import collections.abc
-import dataclasses
 import functools
 import threading
 from typing import Any, Callable, Sequence
 
-import jax
-import numpy as np
 import tensorflow as tf
 from jax import tree_util
 
-from jax2tf_impl import dtypes as dt
-from jax2tf_impl.constants import ConstantStore
 from jax2tf_impl import gradients
 from jax2tf_impl import interpreter
 from jax2tf_impl import shapes
+from jax2tf_impl import tracing
+from jax2tf_impl.constants import ConstantStore
 from jax2tf_impl.errors import InputSpecError
-from jax2tf_impl import prng_keys
-from jax2tf_impl import state_discharge
 from jax2tf_impl import checkify_support
 from jax2tf_impl.rules.context import ConversionState
-
-
-@dataclasses.dataclass(frozen=True)
-class Traced:
-  """The JAX side of one input signature: jaxpr, avals and output tree."""
-  closed_jaxpr: Any
-  in_avals: tuple
-  out_avals: tuple
-  out_tree: Any
-  in_tree: Any
-  paths: tuple
-  flat_fun: Callable[..., Any]
+from jax2tf_impl.tracing import Traced
 
 
 def convert(fun: Callable[..., Any], *,
@@ -104,6 +87,11 @@ class ConvertedFunction(tf.Module):
     """How many times the JAX function was traced (once per signature)."""
     return self._converter.trace_count
 
+  @property
+  def eager_graph_count(self) -> int:
+    """How many concrete functions eager calls have built (one per signature)."""
+    return self._converter.eager_graph_count
+
   def __call__(self, *args: Any, **kwargs: Any) -> Any:
     if kwargs:
       raise TypeError(
@@ -119,63 +107,8 @@ def _has_checkify_errors(out_tree: Any) -> bool:
       tree_util.tree_unflatten(out_tree, [0] * out_tree.num_leaves))
 
 
-def _plain_containers(tree: Any) -> Any:
-  """Replaces TF's trackable wrappers (tf.Module attributes) by dict/list/tuple.
-
-  tf.Module wraps dicts and lists assigned to it in `_DictWrapper` /
-  `ListWrapper`, which JAX's pytree utilities do not know; users pass them
-  as parameters all the time.
-  """
-  if isinstance(tree, (tf.Tensor, tf.Variable, np.ndarray)):
-    return tree
-  module = type(tree).__module__ or ""
-  if module.startswith("tensorflow"):
-    if isinstance(tree, collections.abc.Mapping):
-      return {k: _plain_containers(v) for k, v in tree.items()}
-    if isinstance(tree, tuple) and hasattr(tree, "_fields"):
-      return type(tree)(*(_plain_containers(v) for v in tree))
-    if isinstance(tree, collections.abc.Sequence):
-      return [_plain_containers(v) for v in tree]
-    return tree
-  if type(tree) in (dict, list, tuple):
-    items = (tree.items() if isinstance(tree, dict) else enumerate(tree))
-    if isinstance(tree, dict):
-      return {k: _plain_containers(v) for k, v in items}
-    return type(tree)(_plain_containers(v) for _, v in items)
-  return tree
-
-
-def _leaf_to_tensor(leaf: Any, path: str) -> tuple[tf.Tensor, bool]:
-  """A leaf as a TF tensor of the dtype JAX would give it, plus weak_type."""
-  weak = False
-  if isinstance(leaf, (tf.Tensor, tf.Variable)):
-    tensor = tf.convert_to_tensor(leaf)
-    np_dtype = dt.to_np_dtype(tensor.dtype)
-  elif isinstance(leaf, (bool, int, float, complex)) and not isinstance(
-      leaf, np.generic):
-    weak = True
-    np_dtype = dt.canonicalize(np.result_type(type(leaf)))
-    tensor = tf.constant(np.asarray(leaf, dtype=np_dtype))
-  else:
-    try:
-      arr = np.asarray(leaf)
-    except Exception as e:
-      raise TypeError(
-          f"argument {path}: cannot convert {type(leaf).__name__} to a tensor"
-      ) from e
-    if arr.dtype == object:
-      raise TypeError(f"argument {path}: unsupported leaf of type "
-                      f"{type(leaf).__name__}")
-    np_dtype = arr.dtype
-    tensor = tf.constant(arr)
-  canonical = dt.canonicalize(np_dtype)
-  if canonical != np_dtype:
-    tensor = tf.cast(tensor, dt.to_tf_dtype(canonical))
-  return tensor, weak
-
-
 class _Converter:
-  """Holds the trace cache of one converted function."""
+  """One converted function: its trace cache, constants and settings."""
 
   def __init__(self, fun: Callable[..., Any], polymorphic_shapes: Any,
                constraints: tuple, with_gradient: bool, enable_xla: bool):
@@ -184,73 +117,69 @@ class _Converter:
     self.constraints = constraints
     self.with_gradient = with_gradient
     self.enable_xla = enable_xla
-    self._cache: dict[Any, Traced] = {}
+    self.traces = tracing.TraceCache(fun)
     self.constants = ConstantStore()
-    self._lock = threading.Lock()
-    self.trace_count = 0
+    # Eager calls: one concrete function per trace key (see _call_eagerly).
+    self._eager: dict[Any, tuple[Traced, Any]] = {}
+    self._eager_lock = threading.Lock()
+
+  @property
+  def trace_count(self) -> int:
+    return self.traces.trace_count
+
+  @property
+  def eager_graph_count(self) -> int:
+    return len(self._eager)
 
   def __call__(self, args: tuple) -> Any:
-    args = _plain_containers(args)
-    with_paths, in_tree = tree_util.tree_flatten_with_path(args)
-    paths = tuple("args" + tree_util.keystr(p) for p, _ in with_paths)
-    tensors, weak = [], []
-    for (_, leaf), path in zip(with_paths, paths):
-      t, w = _leaf_to_tensor(leaf, path)
-      tensors.append(t)
-      weak.append(w)
-    specs = shapes.parse_specs(self.polymorphic_shapes, args, list(paths),
-                               in_tree)
-    static_shapes = [tuple(t.shape.as_list()) if t.shape.rank is not None
-                     else None for t in tensors]
-    for s, path in zip(static_shapes, paths):
-      if s is None:
-        raise InputSpecError(f"argument {path} has unknown rank; converted "
-                             "functions need tensors of known rank")
-    sym_shapes = shapes.symbolic_avals_shapes(specs, static_shapes, list(paths),
-                                              self.constraints)
-    # Dimensions that are symbolic do not take part in the cache key: one
-    # trace serves every size (eagerly as well as under tf.function).
-    key_shapes = tuple(tuple(None if shapes.is_symbolic(d) else d for d in s)
-                       for s in sym_shapes)
-    key = (in_tree, tuple(specs), key_shapes,
-           tuple(t.dtype for t in tensors), tuple(weak), dt.x64_enabled())
-    with self._lock:
-      traced = self._cache.get(key)
-      if traced is None:
-        traced = self._trace(in_tree, paths, sym_shapes, tensors, weak)
-        self._cache[key] = traced
-    outs = self._run(traced, tensors)
+    sig = tracing.signature_of(args, self.polymorphic_shapes, self.constraints)
+    if tf.executing_eagerly():
+      traced, outs = self._call_eagerly(sig)
+    else:
+      traced = self.traces.get(sig)
+      outs = self.run(traced, sig.tensors)
     result = tree_util.tree_unflatten(traced.out_tree, outs)
     if tf.executing_eagerly() and _has_checkify_errors(traced.out_tree):
       # checkify.Error results behave as JAX's (get()/throw() texts).
       result = checkify_support.errors_to_numpy(result)
     return result
 
-  def _trace(self, in_tree: Any, paths: tuple, sym_shapes: list,
-             tensors: list, weak: list) -> Traced:
-    self.trace_count += 1
-    sds = [jax.ShapeDtypeStruct(s, dt.to_np_dtype(t.dtype), weak_type=w)
-           for s, t, w in zip(sym_shapes, tensors, weak)]
-    out_tree_box: list[Any] = []
-    fun = self.fun
+  def _call_eagerly(self, sig: tracing.Signature) -> tuple[Traced, list[Any]]:
+    """Runs the conversion as a graph built once per signature.
 
-    def flat_fun(*flat_args: Any) -> list[Any]:
-      args = tree_util.tree_unflatten(in_tree, flat_args)
-      out = fun(*args)
-      leaves, tree = tree_util.tree_flatten(out)
-      out_tree_box.append(tree)
-      return leaves
+    Interpreting the jaxpr op by op on every eager call costs ~1 TF eager
+    dispatch per op (tens of times jax.jit at small sizes). Instead the
+    first eager call with a new signature builds a concrete function from
+    the same conversion tf.function uses (symbolic dimensions as None, so
+    one graph serves every size, and the symbolic-shape code is the one
+    that runs in graphs); later calls just run it. Variables passed as
+    arguments are read outside (the tape sees the read), the constant
+    variables are captured, and the custom gradient inside the graph
+    makes the call differentiable by an eager GradientTape.
+    """
+    entry = self._eager.get(sig.key)
+    if entry is None:
+      with self._eager_lock:
+        entry = self._eager.get(sig.key)
+        if entry is None:
+          traced = self.traces.get(sig)
+          graph = tf.function(lambda *xs: self.run(traced, list(xs)),
+                              autograph=False,
+                              input_signature=sig.tensor_specs())
+          entry = (traced, graph.get_concrete_function())
+          self._eager[sig.key] = entry
+    traced, concrete = entry
+    try:
+      outs = concrete(*sig.tensors)
+    except tf.errors.InvalidArgumentError as e:
+      if shapes.is_spec_violation(e.message):
+        raise InputSpecError(e.message) from e
+      raise
+    return traced, list(outs) if outs is not None else []
 
-    closed = prng_keys.physicalize(
-        state_discharge.discharge(jax.make_jaxpr(flat_fun)(*sds)))
-    interpreter.check_supported(closed)
-    in_avals = tuple(v.aval for v in closed.jaxpr.invars)
-    out_avals = tuple(closed.out_avals)
-    return Traced(closed, in_avals, out_avals, out_tree_box[-1], in_tree,
-                  paths, flat_fun)
-
-  def _state(self, traced: Traced, tensors: Sequence[tf.Tensor]
-             ) -> ConversionState:
+  def state(self, traced: Traced, tensors: Sequence[tf.Tensor]
+            ) -> ConversionState:
+    """The rules' state for one call: dimension values solved from `tensors`."""
     args_kwargs_tree = tree_util.tree_structure(
         (tree_util.tree_unflatten(traced.in_tree, [0] * len(tensors)), {}))
     dim_env = shapes.solve_dim_env(traced.in_avals, tensors, args_kwargs_tree,
@@ -259,12 +188,10 @@ class _Converter:
                            interpret=interpreter.interpret,
                            constants=self.constants)
 
-  def _run(self, traced: Traced, tensors: list[tf.Tensor]) -> list[Any]:
+  def run(self, traced: Traced, tensors: list[tf.Tensor]) -> list[Any]:
+    """The TF outputs of `traced` on `tensors` (flat), in the current context."""
     if self.with_gradient:
-      return gradients.call_with_jax_gradient(self, traced, tensors)
-    outs = self._forward(traced, tensors)
-    return [gradients.prevent_gradient(o, traced) for o in outs]
-
-  def _forward(self, traced: Traced, tensors: Sequence[tf.Tensor]) -> list[Any]:
-    state = self._state(traced, tensors)
-    return interpreter.interpret(traced.closed_jaxpr, list(tensors), state)
+      return gradients.call_with_jax_gradient(traced, tensors, self.state)
+    outs = interpreter.interpret(traced.closed_jaxpr, list(tensors),
+                                 self.state(traced, tensors))
+    return [gradients.prevent_gradient(o) for o in outs]

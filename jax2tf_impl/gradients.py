@@ -13,7 +13,7 @@ TF conventions at the boundary:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
@@ -23,16 +23,19 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl import interpreter
 from jax2tf_impl import prng_keys
 from jax2tf_impl import state_discharge
+from jax2tf_impl.rules.context import ConversionState
+from jax2tf_impl.tracing import Traced
 
-if TYPE_CHECKING:
-  from jax2tf_impl.api import Traced, _Converter
+# Builds the rules' state (dimension values, constants) for flat inputs.
+StateFn = Callable[[Traced, Sequence[tf.Tensor]], ConversionState]
 
 
-def _vjp_jaxpr(converter: "_Converter", traced: "Traced") -> Any:
-  """Traces (and caches on `traced`) the VJP of the flat JAX function."""
-  cached = getattr(traced, "_vjp_closed", None)
-  if cached is not None:
-    return cached
+def vjp_jaxpr(traced: Traced) -> Any:
+  """The VJP of the flat JAX function, traced once per `Traced`."""
+  return traced.vjp.get(lambda: _trace_vjp(traced))
+
+
+def _trace_vjp(traced: Traced) -> Any:
   in_avals, out_avals = traced.in_avals, traced.out_avals
   n_in = len(in_avals)
   diff_out = [dt.is_differentiable(a.dtype) for a in out_avals]
@@ -55,18 +58,22 @@ def _vjp_jaxpr(converter: "_Converter", traced: "Traced") -> Any:
   closed = prng_keys.physicalize(
       state_discharge.discharge(jax.make_jaxpr(vjp_fun)(*sds)))
   interpreter.check_supported(closed)
-  object.__setattr__(traced, "_vjp_closed", closed)
   return closed
 
 
-def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
-                           tensors: list[tf.Tensor]) -> list[Any]:
-  """Runs the forward conversion with the converted JAX VJP as gradient."""
+def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
+                           state_fn: StateFn) -> list[Any]:
+  """Runs the forward conversion with the converted JAX VJP as gradient.
+
+  `state_fn(traced, xs)` gives the rules' state for inputs `xs`; the
+  gradient solves the dimension environment again from the same inputs.
+  """
   diff_in = [dt.is_differentiable(a.dtype) for a in traced.in_avals]
 
   @tf.custom_gradient
   def forward(*xs: tf.Tensor):
-    outs = converter._forward(traced, xs)
+    outs = interpreter.interpret(traced.closed_jaxpr, list(xs),
+                                 state_fn(traced, xs))
 
     def grad(*cts: Any, variables: Any = None):
       grads = _input_gradients(cts)
@@ -78,7 +85,7 @@ def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
 
     def _input_gradients(cts: Sequence[Any]) -> list[Any]:
       try:
-        return _converted_vjp(converter, traced, xs, outs, cts)
+        return _converted_vjp(traced, xs, outs, cts, state_fn)
       except Exception as e:  # pylint: disable=broad-except
         if tf.executing_eagerly():
           raise
@@ -93,11 +100,11 @@ def call_with_jax_gradient(converter: "_Converter", traced: "Traced",
   return forward(*tensors)
 
 
-def _converted_vjp(converter: "_Converter", traced: "Traced",
-                   xs: Sequence[tf.Tensor], outs: Sequence[Any],
-                   cts: Sequence[Any]) -> list[Any]:
+def _converted_vjp(traced: Traced, xs: Sequence[tf.Tensor],
+                   outs: Sequence[Any], cts: Sequence[Any],
+                   state_fn: StateFn) -> list[Any]:
   """The input cotangents: JAX's VJP jaxpr interpreted on TF values."""
-  vjp_closed = _vjp_jaxpr(converter, traced)
+  vjp_closed = vjp_jaxpr(traced)
   used_cts = []
   for ct, out, aval in zip(cts, outs, traced.out_avals):
     if not dt.is_differentiable(aval.dtype):
@@ -105,7 +112,7 @@ def _converted_vjp(converter: "_Converter", traced: "Traced",
     if ct is None:
       ct = tf.zeros_like(out)
     used_cts.append(tf.cast(ct, dt.to_tf_dtype(aval.dtype)))
-  state = converter._state(traced, xs)
+  state = state_fn(traced, xs)
   in_cts = interpreter.interpret(vjp_closed, list(xs) + used_cts, state)
   it = iter(in_cts)
   return [next(it) if dt.is_differentiable(a.dtype) else None
@@ -122,7 +129,7 @@ def _failing_gradients(xs: Sequence[tf.Tensor], diff_in: list[bool],
     return [tf.zeros_like(x) if d else None for x, d in zip(xs, diff_in)]
 
 
-def prevent_gradient(value: Any, traced: "Traced") -> Any:
+def prevent_gradient(value: Any) -> Any:
   """Marks an output of a with_gradient=False conversion as not differentiable."""
   if not isinstance(value, tf.Tensor) or not value.dtype.is_floating and \
       not value.dtype.is_complex:

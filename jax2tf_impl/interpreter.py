@@ -9,6 +9,7 @@ the wrong type fails at conversion time instead of computing a wrong answer.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -69,6 +70,60 @@ def literal_to_tf(val: Any, aval: Any) -> tf.Tensor:
   return tf.constant(np.asarray(val, dtype=dt.to_np_dtype(aval.dtype)))
 
 
+# Literals used by equations, one TF constant per (graph, dtype, value):
+# a chain like `x * 1.0001` repeated 10k times otherwise creates 10k Const
+# ops (a third of the graph, and of the conversion time). Keyed by graph so
+# that a while/cond body (its own FuncGraph) gets its own constants rather
+# than captures from the outer graph.
+_LITERAL_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = (
+    weakref.WeakKeyDictionary())
+_CACHED_LITERAL_MAX_SIZE = 16  # elements; literals are scalars in practice
+
+
+def _cached_literal(val: Any, aval: Any) -> tf.Tensor:
+  """literal_to_tf, shared by every use of the same literal in a graph."""
+  if tf.executing_eagerly() or np.dtype(aval.dtype) == dt.FLOAT0:
+    return literal_to_tf(val, aval)
+  arr = np.asarray(val, dtype=dt.to_np_dtype(aval.dtype))
+  if arr.size > _CACHED_LITERAL_MAX_SIZE:
+    return tf.constant(arr)
+  graph = tf.compat.v1.get_default_graph()
+  per_graph = _LITERAL_CACHE.get(graph)
+  if per_graph is None:
+    per_graph = _LITERAL_CACHE[graph] = {}
+  key = (arr.dtype.str, arr.shape, arr.tobytes())
+  tensor = per_graph.get(key)
+  if tensor is None:
+    # No control dependencies: the first user's context (e.g. after a
+    # shape assertion) must not become every later user's.
+    with tf.control_dependencies(None):
+      tensor = per_graph[key] = tf.constant(arr)
+  return tensor
+
+
+class _Source:
+  """An equation's source line, summarized only when a message needs it.
+
+  Summarizing JAX's source info walks the traceback: ~10% of conversion
+  time when done for every equation, though only errors print it.
+  """
+  __slots__ = ("_eqn", "_text")
+
+  def __init__(self, eqn: Any):
+    self._eqn, self._text = eqn, None
+
+  def __str__(self) -> str:
+    if self._text is None:
+      self._text = source_of(self._eqn)
+    return self._text
+
+  def __format__(self, spec: str) -> str:
+    return format(str(self), spec)
+
+  def __repr__(self) -> str:
+    return repr(str(self))
+
+
 def interpret(closed_jaxpr: Any, args: Sequence[Any],
               state: ConversionState) -> list[Any]:
   """Converts `closed_jaxpr` applied to TF values `args`; returns its outputs."""
@@ -88,7 +143,7 @@ def eval_jaxpr(jaxpr: Any, consts: Sequence[Any], args: Sequence[Any],
 
   def read(v: Any) -> Any:
     if isinstance(v, jcore.Literal):
-      return literal_to_tf(v.val, v.aval)
+      return _cached_literal(v.val, v.aval)
     return env[v]
 
   def write(v: Any, value: Any) -> None:
@@ -118,7 +173,7 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
       avals_out=[v.aval for v in eqn.outvars],
       state=state,
       params=dict(eqn.params),
-      source=source_of(eqn))
+      source=_Source(eqn))  # type: ignore[arg-type]
   if rule is None:
     raise ctx.unsupported("no rule is registered for this primitive")
   with tf.name_scope(_scope_name(str(eqn.primitive))):

@@ -21,6 +21,17 @@ from jax2tf_impl.errors import InputSpecError
 DimValue = Any  # a Python int or a TF int32 scalar
 DIM_DTYPE = tf.int32
 
+# The run-time spec checks' messages start with one of these, so that a
+# caller can tell an input that violates the spec (InputSpecError for eager
+# callers) from any other InvalidArgumentError of the graph.
+SPEC_MISMATCH = "input shapes do not match the polymorphic_shapes specification"
+CONSTRAINT_VIOLATION = "input shapes violate the constraint"
+
+
+def is_spec_violation(message: str) -> bool:
+  """Whether a run-time error message comes from the spec checks here."""
+  return SPEC_MISMATCH in message or CONSTRAINT_VIOLATION in message
+
 
 def is_symbolic(d: Any) -> bool:
   return ji.is_symbolic_dim(d)
@@ -229,11 +240,11 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
     if isinstance(ok, (bool, np.bool_)):
       if not ok:
         raise InputSpecError(
-            f"input shapes violate the constraint '{cons_str}' given in "
+            f"{CONSTRAINT_VIOLATION} '{cons_str}' given in "
             f"polymorphic_shapes")
       continue
     checks.append(tf.debugging.Assert(
-        ok, [f"input shapes violate the constraint '{cons_str}' given in "
+        ok, [f"{CONSTRAINT_VIOLATION} '{cons_str}' given in "
              f"polymorphic_shapes"]))
   if checks:
     with tf.control_dependencies(checks):
@@ -266,5 +277,4 @@ def _spec_error(msg: str, avals: Sequence[Any], paths: Sequence[str]) -> str:
   specs = ", ".join(f"{p} with shape ({', '.join(str(d) for d in a.shape)})"
                     for p, a in zip(paths, avals)
                     if not is_static_shape(a.shape))
-  return (f"input shapes do not match the polymorphic_shapes specification "
-          f"(expected {specs}): {msg}")
+  return f"{SPEC_MISMATCH} (expected {specs}): {msg}"
