@@ -1,6 +1,6 @@
 r"""Model suite -> SavedModel -> TF.js graph model -> run in Node.js, vs JAX.
 
-For each model in tests/model_zoo.py: convert with
+For each model in tests/support/model_zoo.py: convert with
 `jax2tf_impl.convert(..., enable_xla=False)` (batch-polymorphic), save a
 SavedModel whose signature has a None batch dimension, convert it with the
 tensorflowjs converter (tf_saved_model -> tfjs_graph_model, via

@@ -1,1 +1,1 @@
-"""Per-family harness knowledge: TOLERANCES, CHECKS, LIMITATIONS (see harness_support)."""
+"""Per-family harness knowledge: TOLERANCES, CHECKS, LIMITATIONS (see tests/support/harness.py)."""
