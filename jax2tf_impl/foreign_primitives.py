@@ -82,11 +82,8 @@ def _find_fallback(eqn: Any) -> Fallback:
     candidates.append((f"its impl rule ({_describe(impl)})", impl,
                        prim.multiple_results))
   if not candidates:
-    what = ("JAX's own impl is an eager path and its MLIR lowering is not "
-            "written with mlir.lower_fun" if impl_module.startswith("jax")
-            else "it has no impl rule written in JAX and no MLIR lowering "
-            "written with mlir.lower_fun")
-    return Fallback(reason=what)
+    return Fallback(reason="it has neither an MLIR lowering written with "
+                    "mlir.lower_fun nor an impl rule written outside JAX")
   avals = [v.aval for v in eqn.invars]
   failures = []
   for source, fn, multiple in candidates:
