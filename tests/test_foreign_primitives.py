@@ -20,7 +20,10 @@ import jax2tf_impl
 from jax2tf_impl import rules
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 from test_saved_model import run_without_jax
-from tf_testing import compare_nested, run_in_mode
+try:  # tests/support/ layout on newer main
+  from support.tf_testing import compare_nested, run_in_mode
+except ImportError:
+  from tf_testing import compare_nested, run_in_mode
 
 MODES = ["eager", "graph", "jit", "noxla"]
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
