@@ -18,6 +18,7 @@ from jax.extend import core as jcore
 from jax.extend import source_info_util
 
 from jax2tf_impl import dtypes as dt
+from jax2tf_impl import foreign_primitives
 from jax2tf_impl import rules
 from jax2tf_impl.errors import UnsupportedPrimitiveError, format_params
 from jax2tf_impl.jaxpr_util import sub_jaxprs
@@ -40,20 +41,27 @@ def _walk_eqns(jaxpr: Any):
     yield eqn
     for sub in sub_jaxprs(eqn.params):
       yield from _walk_eqns(sub)
+    if rules.lookup(eqn.primitive) is None:
+      # No rule: what the primitive means in JAX terms (foreign_primitives).
+      fb = foreign_primitives.fallback(eqn)
+      if fb.closed_jaxpr is not None:
+        yield from _walk_eqns(fb.closed_jaxpr.jaxpr)
 
 
 def check_supported(closed_jaxpr: Any) -> None:
-  """Raises one error listing every primitive that has no rule."""
+  """Raises one error listing every primitive that has neither a rule nor a
+  fallback (foreign_primitives)."""
   missing: dict[str, list[str]] = {}
   for eqn in _walk_eqns(closed_jaxpr.jaxpr):
-    if rules.lookup(eqn.primitive) is None:
+    if not foreign_primitives.has_rule_or_fallback(eqn):
       params = {k: v for k, v in eqn.params.items()
                 if not isinstance(v, (jcore.ClosedJaxpr, jcore.Jaxpr))}
       dtypes = ", ".join(str(v.aval) for v in eqn.invars)
       missing.setdefault(str(eqn.primitive), []).append(
           f"    params: {format_params(params)}\n"
           f"    input types: {dtypes or '(none)'}\n"
-          f"    at: {source_of(eqn)}")
+          f"    at: {source_of(eqn)}\n"
+          f"    no fallback: {foreign_primitives.fallback(eqn).reason}")
   if missing:
     lines = [f"jax2tf_impl has no rule for {len(missing)} primitive(s) used "
              f"by this function:"]
@@ -166,7 +174,7 @@ def eval_jaxpr(jaxpr: Any, consts: Sequence[Any], args: Sequence[Any],
 def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
                ) -> list[Any]:
   """Runs the rule for one equation and checks its outputs' types."""
-  rule = rules.lookup(eqn.primitive)
+  rule = rules.lookup(eqn.primitive) or foreign_primitives.fallback_rule(eqn)
   ctx = RuleContext(
       primitive=eqn.primitive,
       avals_in=[v.aval for v in eqn.invars],

@@ -1,8 +1,6 @@
 """SavedModel: where the bytes go, and gradients after reload without JAX."""
 import json
 import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -11,27 +9,7 @@ import pytest
 import tensorflow as tf
 
 import jax2tf_impl
-
-_NO_JAX_PRELUDE = r"""
-import builtins, sys
-_real_import = builtins.__import__
-def _no_jax(name, *args, **kwargs):
-  if name == "jax" or name.startswith("jax.") or name.startswith("jaxlib"):
-    raise ImportError("JAX is deliberately unavailable in this process")
-  return _real_import(name, *args, **kwargs)
-builtins.__import__ = _no_jax
-import numpy as np, tensorflow as tf
-"""
-
-
-def run_without_jax(script, *argv):
-  """Runs `script` in a fresh Python in which `import jax` fails."""
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  proc = subprocess.run([sys.executable, "-c", _NO_JAX_PRELUDE + script, *argv],
-                        capture_output=True, text=True, env=env, timeout=300)
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return proc.stdout
-
+from support.no_jax import run_without_jax
 
 def _dir_bytes(path):
   return sum(os.path.getsize(os.path.join(d, f))
