@@ -43,7 +43,8 @@ def convert(fun: Callable[..., Any], *,
             polymorphic_constraints: Sequence[str] = (),
             with_gradient: bool = True,
             enable_xla: bool = True,
-            native_serialization: bool = False) -> "ConvertedFunction":
+            native_serialization: bool = False,
+            allow_python_callbacks: bool = True) -> "ConvertedFunction":
   """Converts a JAX function into a function on TF values built of TF ops.
 
   Args:
@@ -61,6 +62,10 @@ def convert(fun: Callable[..., Any], *,
       naming the primitive that needs one.
     native_serialization: delegate to `jax.experimental.jax2tf` (one
       XlaCallModule op with StableHLO) instead of our interpreter.
+    allow_python_callbacks: with False, `jax.pure_callback`, `io_callback`
+      and `jax.debug.callback` are conversion errors instead of
+      `tf.numpy_function` ops (which need this Python process to run; a
+      model meant for serving must not contain them). docs/callbacks.md.
 
   Returns:
     A function that takes the same pytrees of arguments as TF values
@@ -75,6 +80,7 @@ def convert(fun: Callable[..., Any], *,
                           native_serialization=True)
   converter = _Converter(fun, polymorphic_shapes, tuple(polymorphic_constraints),
                          with_gradient, enable_xla)
+  converter.allow_python_callbacks = allow_python_callbacks
   return ConvertedFunction(converter)
 
 
@@ -242,7 +248,9 @@ class _Converter:
                                    traced.paths)
     return ConversionState(enable_xla=self.enable_xla, dim_env=dim_env,
                            interpret=interpreter.interpret,
-                           constants=self.constants)
+                           constants=self.constants,
+                           allow_python_callbacks=getattr(
+                               self, "allow_python_callbacks", True))
 
   def _run(self, traced: Traced, tensors: list[tf.Tensor]) -> list[Any]:
     if self.with_gradient:
