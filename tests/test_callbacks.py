@@ -7,7 +7,6 @@ is where TF's PrintV2 writes).
 import os
 import subprocess
 import sys
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -421,3 +420,44 @@ def test_effect_only_cond_branches_run_in_a_graph(capfd):
   f_tf(np.float32(-1))
   sys.stdout.flush()
   assert capfd.readouterr().out == "positive\nnot positive\n"
+
+
+def test_call_tf_and_print_in_a_reloaded_saved_model(tmp_path, capfd):
+  def f(x):
+    jax.debug.print("x={}", x)
+    return jax2tf.call_tf(lambda v: tf.math.cumsum(v) * 2.0)(x)
+
+  module = tf.Module()
+  module.f = tf.function(jax2tf_impl.convert(f), autograph=False,
+                         input_signature=[tf.TensorSpec([3], tf.float32)])
+  tf.saved_model.save(module, str(tmp_path / "m"))
+  loaded = tf.saved_model.load(str(tmp_path / "m"))
+  capfd.readouterr()
+  out = loaded.f(_X)
+  sys.stdout.flush()
+  assert capfd.readouterr().out == "x=[ 1.   2.5 -3. ]\n"
+  np.testing.assert_allclose(out, np.cumsum(_X) * 2, rtol=1e-6)
+  graph = loaded.f.get_concrete_function().graph.as_graph_def()
+  ops = {n.op for n in graph.node} | {
+      n.op for fn in graph.library.function for n in fn.node_def}
+  assert "Cumsum" in ops and not ops & {"PyFunc", "EagerPyFunc",
+                                        "PyFuncStateless", "XlaCallModule"}
+
+
+def test_scalar_format_specs_match_python(capfd):
+  specs = [".3f", ">8.2f", "+.1e", "05d", "<6d", "^9.3g", ".2%", "E", "10",
+           "08.3f", " .2f", "*>7d", "g"]
+
+  def f(x, i):
+    for spec in specs:
+      if spec.endswith("d"):
+        jax.debug.print("[{:" + spec + "}]", i, ordered=True)
+      else:
+        jax.debug.print("[{:" + spec + "}]", x, ordered=True)
+    return x
+
+  for x, i in [(np.float32(-3.14159), np.int32(-42)),
+               (np.float32(1234.5), np.int32(7))]:
+    want = _jax_output(capfd, f, x, i)
+    _, got = _tf_output(capfd, jax2tf_impl.convert(f), "eager", x, i)
+    assert got == want

@@ -142,7 +142,10 @@ def _formatted(ctx: RuleContext, x: tf.Tensor, dtype: np.dtype,
       raise ctx.unsupported(f"format spec 'd' on a {dtype} value")
     s = tf.strings.as_string(x)
   elif not typ and prec is None:
-    s = pf.scalar_str(x, pf.DEFAULT_OPTIONS)
+    # A non-empty spec formats the Python scalar: a float32 is written as
+    # the double it converts to (format(np.float32(0.1), ">4") has 17 digits).
+    s = pf.scalar_str(tf.cast(x, tf.float64) if x.dtype.is_floating else x,
+                      pf.DEFAULT_OPTIONS)
   else:
     v = tf.cast(x, tf.float64)
     if typ == "%":
@@ -157,13 +160,20 @@ def _formatted(ctx: RuleContext, x: tf.Tensor, dtype: np.dtype,
   if sign in ("+", " "):
     neg = tf.strings.regex_full_match(s, "-.*")
     s = tf.where(neg, s, tf.strings.join([sign, s]))
-  if width:
+  if width and width.startswith("0") and not align:
+    # Zero padding goes between the sign and the digits ("-0042").
+    w = int(width)
+    body = tf.strings.regex_replace(s, "^[-+ ]", "")
+    head = tf.strings.substr(s, 0, tf.strings.length(s) - tf.strings.length(body))
+    zeros = pf.fill(s, "0" * w, w - tf.strings.length(s))
+    s = tf.strings.join([head, zeros, body])
+  elif width:
     w = int(width)
     pad = tf.maximum(w - tf.strings.length(s), 0)
     fill_s = (fill or " ") * w
-    left = pf._fill(s, fill_s, pad if align not in ("<", "^") else
+    left = pf.fill(s, fill_s, pad if align not in ("<", "^") else
                     (pad // 2 if align == "^" else 0))
-    right = pf._fill(s, fill_s, pad - tf.strings.length(left))
+    right = pf.fill(s, fill_s, pad - tf.strings.length(left))
     s = tf.strings.join([left, s, right])
   return s
 
@@ -188,7 +198,10 @@ def _piece(ctx: RuleContext, obj: Any, conversion: str | None, spec: str,
           f"format spec {spec!r} on an array of shape {obj.shape} (JAX's "
           "arrays take format specs only when they are scalars)")
     return _formatted(ctx, obj.value, obj.dtype, spec)
-  return pf.value_str(obj.value, _static_shape(obj.shape), options)
+  try:
+    return pf.value_str(obj.value, _static_shape(obj.shape), options)
+  except NotImplementedError as e:
+    raise ctx.unsupported(f"jax.debug.print: {e}") from None
 
 
 def _message(ctx: RuleContext, dyn: list[_Dyn], fmt: str, in_tree: Any,

@@ -56,18 +56,18 @@ def unsupported_options(options: dict[str, Any]) -> list[str]:
 
 
 # --- small string helpers ------------------------------------------------
-def _fill(s: tf.Tensor, text: str, n: tf.Tensor) -> tf.Tensor:
+def fill(s: tf.Tensor, text: str, n: tf.Tensor) -> tf.Tensor:
   """`text[:n]` elementwise, shaped like `s` (n >= 0)."""
   n = tf.broadcast_to(tf.maximum(tf.cast(n, tf.int32), 0), tf.shape(s))
   return tf.strings.substr(tf.fill(tf.shape(s), text), tf.zeros_like(n), n)
 
 
 def _lpad(s: tf.Tensor, width: Any) -> tf.Tensor:
-  return tf.strings.join([_fill(s, _SPACES, width - tf.strings.length(s)), s])
+  return tf.strings.join([fill(s, _SPACES, width - tf.strings.length(s)), s])
 
 
 def _rpad(s: tf.Tensor, width: Any, text: str = _SPACES) -> tf.Tensor:
-  return tf.strings.join([s, _fill(s, text, width - tf.strings.length(s))])
+  return tf.strings.join([s, fill(s, text, width - tf.strings.length(s))])
 
 
 def _max_len(s: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
@@ -126,9 +126,9 @@ def _positional_parts(digits: tf.Tensor, e: tf.Tensor, p: tf.Tensor
                       ) -> tuple[tf.Tensor, tf.Tensor]:
   """Integer and fraction digits of d1.d2...dp * 10**e, written out."""
   int_big = tf.strings.join([_substr(digits, 0, e + 1),
-                             _fill(digits, _ZEROS, e + 1 - p)])
+                             fill(digits, _ZEROS, e + 1 - p)])
   frac_big = _substr(digits, e + 1, p)
-  frac_small = tf.strings.join([_fill(digits, _ZEROS, -e - 1), digits])
+  frac_small = tf.strings.join([fill(digits, _ZEROS, -e - 1), digits])
   small = tf.less(e, 0)
   return (tf.where(small, tf.fill(tf.shape(digits), "0"), int_big),
           tf.where(small, frac_small, frac_big))
@@ -141,7 +141,7 @@ def _sign_prefix(x: tf.Tensor) -> tf.Tensor:
 def _exponent_text(e: tf.Tensor, width: Any) -> tf.Tensor:
   """"e+05": sign and |e| zero-padded to `width` digits."""
   mag = tf.strings.as_string(tf.abs(e))
-  mag = tf.strings.join([_fill(mag, _ZEROS, width - tf.strings.length(mag)),
+  mag = tf.strings.join([fill(mag, _ZEROS, width - tf.strings.length(mag)),
                          mag])
   return tf.strings.join(["e", tf.where(e < 0, "-", "+"), mag])
 
