@@ -259,8 +259,8 @@ def _element_words(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
   if x.dtype == tf.bool:
     return tf.where(x, " True", "False")
   if x.dtype.is_floating:
-    if x.dtype == tf.bfloat16:
-      x = tf.cast(x, tf.float32)
+    if x.dtype not in _MAX_DIGITS or x.dtype == tf.bfloat16:
+      x = tf.cast(x, tf.float32)  # bfloat16, float8: written as float32
     return float_array_words(x, options)
   if x.dtype.is_integer:
     s = tf.strings.as_string(x)
@@ -273,8 +273,8 @@ def scalar_str(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
   if x.dtype == tf.bool:
     return tf.where(x, "True", "False")
   if x.dtype.is_floating:
-    if x.dtype == tf.bfloat16:
-      x = tf.cast(x, tf.float32)
+    if x.dtype not in _MAX_DIGITS or x.dtype == tf.bfloat16:
+      x = tf.cast(x, tf.float32)  # bfloat16, float8: written as float32
     return float_scalar_str(x, options)
   if x.dtype.is_integer:
     return tf.strings.as_string(x)
