@@ -29,7 +29,8 @@ def convert(fun: Callable[..., Any], *,
             polymorphic_constraints: Sequence[str] = (),
             with_gradient: bool = True,
             enable_xla: bool = True,
-            native_serialization: bool = False) -> "ConvertedFunction":
+            native_serialization: bool = False,
+            allow_python_callbacks: bool = True) -> "ConvertedFunction":
   """Converts a JAX function into a function on TF values built of TF ops.
 
   Args:
@@ -47,6 +48,10 @@ def convert(fun: Callable[..., Any], *,
       naming the primitive that needs one.
     native_serialization: delegate to `jax.experimental.jax2tf` (one
       XlaCallModule op with StableHLO) instead of our interpreter.
+    allow_python_callbacks: with False, `jax.pure_callback`, `io_callback`
+      and `jax.debug.callback` are conversion errors instead of
+      `tf.numpy_function` ops (which need this Python process to run; a
+      model meant for serving must not contain them). docs/callbacks.md.
 
   Returns:
     A function that takes the same pytrees of arguments as TF values
@@ -60,7 +65,7 @@ def convert(fun: Callable[..., Any], *,
                           with_gradient=with_gradient,
                           native_serialization=True)
   converter = _Converter(fun, polymorphic_shapes, tuple(polymorphic_constraints),
-                         with_gradient, enable_xla)
+                         with_gradient, enable_xla, allow_python_callbacks)
   return ConvertedFunction(converter)
 
 
@@ -111,12 +116,14 @@ class _Converter:
   """One converted function: its trace cache, constants and settings."""
 
   def __init__(self, fun: Callable[..., Any], polymorphic_shapes: Any,
-               constraints: tuple, with_gradient: bool, enable_xla: bool):
+               constraints: tuple, with_gradient: bool, enable_xla: bool,
+               allow_python_callbacks: bool = True):
     self.fun = fun
     self.polymorphic_shapes = polymorphic_shapes
     self.constraints = constraints
     self.with_gradient = with_gradient
     self.enable_xla = enable_xla
+    self.allow_python_callbacks = allow_python_callbacks
     self.traces = tracing.TraceCache(fun)
     self.constants = ConstantStore()
     # Eager calls: one concrete function per trace key (see _call_eagerly).
@@ -186,7 +193,8 @@ class _Converter:
                                    traced.paths)
     return ConversionState(enable_xla=self.enable_xla, dim_env=dim_env,
                            interpret=interpreter.interpret,
-                           constants=self.constants)
+                           constants=self.constants,
+                           allow_python_callbacks=self.allow_python_callbacks)
 
   def run(self, traced: Traced, tensors: list[tf.Tensor]) -> list[Any]:
     """The TF outputs of `traced` on `tensors` (flat), in the current context."""

@@ -86,6 +86,10 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
     def _input_gradients(cts: Sequence[Any]) -> list[Any]:
       try:
         return _converted_vjp(traced, xs, outs, cts, state_fn)
+      except ValueError as e:
+        if _CALL_TF_DYNAMIC not in str(e):
+          raise
+        return _tf_autodiff(traced, xs, diff_in, cts, state_fn)
       except Exception as e:  # pylint: disable=broad-except
         if tf.executing_eagerly():
           raise
@@ -117,6 +121,35 @@ def _converted_vjp(traced: Traced, xs: Sequence[tf.Tensor],
   it = iter(in_cts)
   return [next(it) if dt.is_differentiable(a.dtype) else None
           for a in traced.in_avals]
+
+
+# JAX's error when call_tf's VJP (itself a call_tf, without declared output
+# shapes) is traced at symbolic shapes.
+_CALL_TF_DYNAMIC = "call_tf cannot call functions whose output has dynamic shape"
+
+
+def _tf_autodiff(traced: Traced, xs: Sequence[tf.Tensor], diff_in: list[bool],
+                 cts: Sequence[Any], state_fn: StateFn) -> list[Any]:
+  """TF's own gradient of the converted forward graph.
+
+  Used only when JAX cannot trace the VJP because a `call_tf` inside the
+  function has polymorphic shapes (JAX's call_tf VJP needs static output
+  shapes): TF then differentiates our direct call of the TF function, and
+  the TF ops our rules emitted around it. docs/callbacks.md.
+  """
+  sources = [x for x, d in zip(xs, diff_in) if d]
+  with tf.GradientTape(watch_accessed_variables=False) as tape:
+    tape.watch(sources)
+    outs = interpreter.interpret(traced.closed_jaxpr, list(xs),
+                                 state_fn(traced, xs))
+  targets, out_cts = [], []
+  for out, ct, aval in zip(outs, cts, traced.out_avals):
+    if dt.is_differentiable(aval.dtype):
+      targets.append(out)
+      out_cts.append(tf.zeros_like(out) if ct is None else ct)
+  grads = iter(tape.gradient(targets, sources, output_gradients=out_cts,
+                             unconnected_gradients=tf.UnconnectedGradients.ZERO))
+  return [next(grads) if d else None for d in diff_in]
 
 
 def _failing_gradients(xs: Sequence[tf.Tensor], diff_in: list[bool],

@@ -46,6 +46,7 @@ FAMILY_MODULES = (
     "random",
     "control_flow",
     "calls",
+    "callbacks",
     "misc",
     "state",
     "checks",

@@ -22,6 +22,9 @@ class ConversionState:
   interpret: Callable[..., list[Any]] | None = None
   # Where closed-over constants go (large ones become tf.Variables).
   constants: Any = None
+  # False: Python callbacks (pure_callback, io_callback, debug.callback) are
+  # conversion errors, for graphs that must run without Python (serving).
+  allow_python_callbacks: bool = True
 
 
 @dataclasses.dataclass

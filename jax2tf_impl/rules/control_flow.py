@@ -31,9 +31,14 @@ def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
 
   fns = [branch_fn(b) for b in branches]
   if not ctx.avals_out:
-    return []
+    if not any(b.effects for b in branches):
+      return []
+    # Branches with effects only (jax.debug.print, callbacks): TF still
+    # has to run the chosen one; tf.cond wants a value back.
+    fns = [lambda fn=fn: (fn(), tf.constant(0))[1] for fn in fns]
   if len(fns) == 1:
-    return fns[0]()
+    outs = fns[0]()
+    return list(outs) if ctx.avals_out else []
   # XLA's Case runs the last branch for an out-of-range index; so do
   # tf.cond (index != 0 -> branch 1 when there are two) and tf.switch_case.
   if len(fns) == 2:
@@ -41,7 +46,7 @@ def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
     outs = tf.cond(tf.equal(index, 0), fns[0], fns[1])
   else:
     outs = tf.switch_case(tf.cast(index, tf.int32), fns)
-  return list(outs)
+  return list(outs) if ctx.avals_out else []
 
 
 @register(prims.while_p)
