@@ -8,3 +8,12 @@ says what it is, so that a JAX upgrade touches this file alone.
 `tests/test_layering.py` fails if another module imports `jax._src`.
 """
 from __future__ import annotations
+
+
+# --- h_linalg: Householder reductions --------------------------------------
+from jax._src.lax import linalg as _lax_linalg  # noqa: E402
+
+# QR with column pivoting (LAPACK geqp3): what jax.scipy.linalg.qr(...,
+# pivoting=True) lowers to. jax.lax.linalg exports the other linalg
+# primitives, not this one.
+geqp3_p = _lax_linalg.geqp3_p

@@ -41,6 +41,7 @@ FAMILY_MODULES = (
     "conv",
     "linalg",
     "linalg_spectral",
+    "linalg_reductions",
     "fft",
     "sort",
     "random",
