@@ -42,6 +42,7 @@ FAMILY_MODULES = (
     "linalg",
     "linalg_spectral",
     "linalg_reductions",
+    "linalg_schur",
     "fft",
     "sort",
     "random",
