@@ -450,3 +450,13 @@ def call_tf_primitive():
   module that conversions without call_tf do not need."""
   import importlib  # pylint: disable=g-import-not-at-top
   return importlib.import_module("jax.experimental.jax2tf.call_tf").call_tf_p
+
+
+
+# --- h_linalg: Householder reductions --------------------------------------
+from jax._src.lax import linalg as _lax_linalg  # noqa: E402
+
+# QR with column pivoting (LAPACK geqp3): what jax.scipy.linalg.qr(...,
+# pivoting=True) lowers to. jax.lax.linalg exports the other linalg
+# primitives, not this one.
+geqp3_p = _lax_linalg.geqp3_p

@@ -22,9 +22,6 @@ PENDING: dict[str, str] = {
         "random_clone", "ragged_dot_general", "empty", "empty2",
         "xla_metadata_value", "compute_on", "dimension_size",
         "shape_assertion", "custom_vmap_call", "linear_call")},
-    **{n: "being added by another change (h_linalg)" for n in (
-        "schur", "hessenberg", "tridiagonal", "geqp3", "ormqr",
-        "select_and_scatter")},
 }
 
 _SCRIPT = r"""

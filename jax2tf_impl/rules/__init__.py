@@ -41,6 +41,8 @@ FAMILY_MODULES = (
     "conv",
     "linalg",
     "linalg_spectral",
+    "linalg_reductions",
+    "linalg_schur",
     "fft",
     "sort",
     "random",

@@ -251,8 +251,9 @@ def _lu_pivots_to_permutation(ctx: RuleContext, pivots: tf.Tensor, *,
 def _qr(ctx: RuleContext, x: tf.Tensor, *, pivoting: bool,
         full_matrices: bool, **_: Any) -> list[tf.Tensor]:
   """Householder QR (same reflector convention as LAPACK geqrf/orgqr)."""
-  if pivoting:
-    raise ctx.unsupported("QR with column pivoting (geqp3) has no TF op")
+  if pivoting:  # No TF op: LAPACK's geqp3, in linalg_reductions.py.
+    from jax2tf_impl.rules.linalg_reductions import qr_pivoted  # pylint: disable=g-import-not-at-top
+    return qr_pivoted(ctx, x, full_matrices)
   aval = ctx.avals_in[0]
   batch = ctx.shape(aval.shape[:-2])
   m, n = ctx.dim(aval.shape[-2]), ctx.dim(aval.shape[-1])

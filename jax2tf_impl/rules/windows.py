@@ -348,13 +348,63 @@ def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
   Padding takes part in the selection as -inf (ge) / +inf (le), as in
   XLA; a source value whose window selects padding is dropped.
   """
-  op_aval = ctx.avals_in[1]
+  return _scatter_to_selected(
+      ctx, source, operand, ctx.avals_in[1], ctx.avals_in[0], select_prim,
+      lax.add_p, None, window_dimensions, window_strides, padding)
+
+
+def _select_comparison(jaxpr: Any) -> Any:
+  """ge_p / le_p for a select body `x >= y` / `x <= y`, else None."""
+  if len(jaxpr.eqns) != 1 or jaxpr.constvars or len(jaxpr.invars) != 2:
+    return None
+  (eqn,) = jaxpr.eqns
+  if eqn.primitive not in (lax.ge_p, lax.le_p):
+    return None
+  if [id(v) for v in eqn.invars] != [id(v) for v in jaxpr.invars]:
+    return None
+  if jaxpr.outvars[0] is not eqn.outvars[0]:
+    return None
+  return eqn.primitive
+
+
+@register(prims.select_and_scatter_p)
+def _select_and_scatter(ctx: RuleContext, operand: Any, source: Any,
+                        init_value: Any, *, select_jaxpr: Any,
+                        select_consts: Any, scatter_jaxpr: Any,
+                        scatter_consts: Any, window_dimensions: Sequence[int],
+                        window_strides: Sequence[int],
+                        padding: Sequence[tuple[int, int]]) -> Any:
+  """XLA's SelectAndScatter for the forms we can express: a `>=` / `<=`
+  select (the first max / min of each window, as select_and_scatter_add)
+  and a monoid scatter (add, mul, max, min), whose result does not depend
+  on the order in which overlapping windows are scattered."""
+  select_prim = _select_comparison(select_jaxpr)
+  monoid = None if scatter_consts else monoid_of_body(scatter_jaxpr)
+  if select_prim is None or select_consts:
+    raise ctx.unsupported("a select other than x >= y or x <= y")
+  if monoid is None or monoid[0] not in (lax.add_p, lax.mul_p, lax.max_p,
+                                         lax.min_p):
+    raise ctx.unsupported("a scatter other than add, mul, max or min")
+  return _scatter_to_selected(
+      ctx, source, operand, ctx.avals_in[0], ctx.avals_in[1], select_prim,
+      monoid[0], init_value, window_dimensions, window_strides, padding)
+
+
+def _scatter_to_selected(ctx: RuleContext, source: Any, operand: Any,
+                         op_aval: Any, src_aval: Any, select_prim: Any,
+                         scatter_prim: Any, init_value: Any,
+                         window_dimensions: Sequence[int],
+                         window_strides: Sequence[int],
+                         padding: Sequence[tuple[int, int]]) -> Any:
+  """Combines each source value (with `scatter_prim`) into the operand
+  element its window selects; elements no window selects get init_value
+  (zero when None)."""
   dtype = op_aval.dtype
   rank = len(window_dimensions)
   if any(lo < 0 or hi < 0 for lo, hi in padding):
     raise ctx.unsupported("negative padding")
   ones = (1,) * rank
-  wargs = dict(in_shape=op_aval.shape, out_shape=ctx.avals_in[0].shape,
+  wargs = dict(in_shape=op_aval.shape, out_shape=src_aval.shape,
                window_dimensions=window_dimensions,
                window_strides=window_strides, padding=padding,
                base_dilation=ones, window_dilation=ones)
@@ -363,7 +413,7 @@ def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
                                   tf.constant(_identity(kind, dtype)), **wargs)
   sel, _, k = _selected_position(ctx, patches, waxes, select_prim, dtype)
   # Padded-operand coordinates of each window's selected element.
-  outs = [ctx.dim(d) for d in ctx.avals_in[0].shape]
+  outs = [ctx.dim(d) for d in src_aval.shape]
   padded = [ctx.dim(d) + lo + hi for d, (lo, hi) in zip(op_aval.shape, padding)]
   flat = tf.zeros_like(sel)
   rem = sel
@@ -378,12 +428,26 @@ def _select_and_scatter_add(ctx: RuleContext, source: Any, operand: Any, *,
   total = 1
   for d in padded:
     total = total * d
-  out = _segment_sum(tf.reshape(source, [-1]), tf.reshape(flat, [-1]),
-                     total, dtype)
+  data, ids = tf.reshape(source, [-1]), tf.reshape(flat, [-1])
+  if scatter_prim is lax.add_p:
+    out = _segment_sum(data, ids, total, dtype)
+  else:
+    if dt.is_bool(dtype) or not (dt.is_inexact(dtype)
+                                 or data.dtype in (tf.int32, tf.int64)):
+      raise ctx.unsupported(f"a {scatter_prim} scatter of {dtype}")
+    reduce = {lax.mul_p: tf.math.unsorted_segment_prod,
+              lax.max_p: tf.math.unsorted_segment_max,
+              lax.min_p: tf.math.unsorted_segment_min}[scatter_prim]
+    out = reduce(data, ids, total)
   out = tf.reshape(out, padded if all(isinstance(d, int) for d in padded)
                    else tf.stack(padded))
   begin = [lo for lo, _ in padding]
-  return tf.slice(out, begin, ctx.shape_tensor(op_aval))
+  out = tf.slice(out, begin, ctx.shape_tensor(op_aval))
+  if init_value is None:
+    return out
+  combine = {lax.add_p: tf.add, lax.mul_p: tf.multiply, lax.max_p: tf.maximum,
+             lax.min_p: tf.minimum}[scatter_prim]
+  return combine(init_value, out)
 
 
 def _segment_sum(data: Any, ids: Any, n: Any, dtype: Any) -> Any:
