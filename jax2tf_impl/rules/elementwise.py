@@ -31,6 +31,23 @@ def scalar(value: Any, like_dtype: Any) -> tf.Tensor:
   return tf.constant(np.asarray(value, dtype=dt.to_np_dtype(like_dtype)))
 
 
+def is_nan(x: Any) -> Any:
+  """NaN test as `x != x` rather than TF's IsNan.
+
+  The same answer for every float dtype (IEEE: only NaN is unequal to
+  itself; XLA and TF do not fold the comparison for floats), one op either
+  way, and NotEqual is in every reader of our graphs: TFLite builtins,
+  tf2onnx, TF.js and tf2jax, which has no IsNan (so a graph holding it, e.g.
+  every NaN-propagating max, could not be read back into JAX).
+  """
+  return tf.math.not_equal(x, x)
+
+
+def is_inf(x: Any) -> Any:
+  """|x| == inf rather than TF's IsInf, which tf2jax cannot read (as is_nan)."""
+  return tf.math.equal(tf.math.abs(x), tf.constant(np.inf, x.dtype))
+
+
 def np_dtype(aval: Any) -> np.dtype:
   return np.dtype(aval.dtype)
 
@@ -145,8 +162,8 @@ def complex_divide(x: Any, y: Any) -> Any:
   # Case 1: zero divisor, numerator not NaN + NaN*j.
   zero_div = tf.math.logical_and(
       tf.math.logical_and(tf.math.equal(c, zero), tf.math.equal(d, zero)),
-      tf.math.logical_or(tf.math.logical_not(tf.math.is_nan(a)),
-                         tf.math.logical_not(tf.math.is_nan(b))))
+      tf.math.logical_or(tf.math.logical_not(is_nan(a)),
+                         tf.math.logical_not(is_nan(b))))
   signed_inf = copysign(inf, c)
   re1, im1 = signed_inf * a, signed_inf * b
   # Case 2: infinite numerator, finite divisor.
@@ -166,7 +183,7 @@ def complex_divide(x: Any, y: Any) -> Any:
   re3 = zero * (a * c_unit + b * d_unit)
   im3 = zero * (b * c_unit - a * d_unit)
 
-  both_nan = tf.math.logical_and(tf.math.is_nan(re), tf.math.is_nan(im))
+  both_nan = tf.math.logical_and(is_nan(re), is_nan(im))
   fix = lambda v1, v2, v3, v: tf.where(
       both_nan, tf.where(zero_div, v1, tf.where(inf_num, v2,
                                                 tf.where(inf_den, v3, v))), v)
@@ -219,8 +236,8 @@ def _fmod_portable(x: Any, y: Any) -> Any:
   signed = tf.where(x < 0, -r, r)
   zero = tf.zeros([], x.dtype)
   signed = tf.where(tf.equal(x, zero), x, signed)
-  nan = (tf.equal(y, zero) | tf.math.is_inf(x) | tf.math.is_nan(x) |
-         tf.math.is_nan(y))
+  nan = (tf.equal(y, zero) | is_inf(x) | is_nan(x) |
+         is_nan(y))
   return tf.where(nan, tf.constant(np.nan, x.dtype), signed)
 
 
@@ -265,7 +282,7 @@ def max_or_min(dtype: Any, is_max: bool) -> Any:
         tf.math.add(x, y) if is_max else
         tf.math.negative(tf.math.add(tf.math.negative(x),
                                      tf.math.negative(y))))
-    any_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
+    any_nan = tf.math.logical_or(is_nan(x), is_nan(y))
     return tf.where(tf.math.logical_or(both_zero, any_nan), zero_or_nan,
                     plain(x, y))
 
@@ -562,12 +579,12 @@ def _float_to_int(x: Any, in_dtype: np.dtype, out_dtype: np.dtype) -> Any:
   info = np.iinfo(out_dtype)
   lo = scalar(info.min, in_dtype)                    # 0 or -2**k: exact
   hi_excl = scalar(float(info.max) + 1.0, in_dtype)  # 2**k: exact
-  below = tf.math.logical_or(tf.math.less_equal(x, lo), tf.math.is_nan(x))
+  below = tf.math.logical_or(tf.math.less_equal(x, lo), is_nan(x))
   above = tf.math.greater_equal(x, hi_excl)
   in_range = tf.where(tf.math.logical_or(below, above), scalar(0, in_dtype), x)
   out = tf.cast(in_range, dt.to_tf_dtype(out_dtype))
   out = tf.where(above, scalar(info.max, out_dtype), out)
-  low_value = tf.where(tf.math.is_nan(x), scalar(0, out_dtype),
+  low_value = tf.where(is_nan(x), scalar(0, out_dtype),
                        scalar(info.min, out_dtype))
   return tf.where(below, low_value, out)
 

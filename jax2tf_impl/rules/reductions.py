@@ -24,7 +24,7 @@ from jax.extend import core as jcore
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
-from jax2tf_impl.rules.elementwise import max_or_min
+from jax2tf_impl.rules.elementwise import is_nan, max_or_min
 from jax2tf_impl.rules.context import RuleContext
 
 Binop = Callable[[Any, Any], Any]
@@ -102,7 +102,7 @@ def _reduce_extreme(x: Any, axes: Sequence[int], dtype: Any,
   out = tf_reduce(x, axis=axes)
   if dt.is_float(dtype):
     # XLA (tf.function(jit_compile=True)) does not propagate NaN here.
-    has_nan = tf.reduce_any(tf.math.is_nan(x), axis=axes)
+    has_nan = tf.reduce_any(is_nan(x), axis=axes)
     out = tf.where(has_nan, tf.constant(np.nan, out.dtype), out)
   return out
 
@@ -216,9 +216,9 @@ def arg_extreme(x: Any, axis: int, n: Any, dtype: Any, greater: bool,
   if dt.is_inexact(dtype):
     if dt.is_complex(dtype):
       re_im = (tf.math.real(x), tf.math.imag(x))
-      hit = hit | tf.math.is_nan(re_im[0]) | tf.math.is_nan(re_im[1])
+      hit = hit | is_nan(re_im[0]) | is_nan(re_im[1])
     else:
-      hit = hit | tf.math.is_nan(x)
+      hit = hit | is_nan(x)
   if indices is None:
     shape = [1] * len(x.shape)
     shape[axis] = -1
