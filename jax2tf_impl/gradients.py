@@ -7,7 +7,10 @@ gradient graph is made of the same portable TF ops as the forward graph,
 and JAX's custom_jvp/custom_vjp rules are the ones that are used.
 
 TF conventions at the boundary:
-  * integer and bool inputs get a `None` gradient (JAX would give float0);
+  * integer and bool inputs get zeros of their own dtype (JAX would give
+    float0 zeros, which TF has no dtype for). Not `None`: readers of the
+    graph's gradient functions (tf2jax) need a tensor for every input, and
+    upstream jax2tf returned zeros too;
   * a `None` output cotangent from TF (output not used) is taken as zeros;
   * integer/bool outputs take no cotangent (JAX's float0 zeros are used).
 """
@@ -97,7 +100,7 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
         # functions of a model meant for inference) a gradient that cannot
         # be converted must not break the forward function: the gradient
         # graph fails loudly if it is ever run instead.
-        return _failing_gradients(xs, diff_in, e)
+        return _failing_gradients(xs, e)
 
     return list(outs), grad
 
@@ -119,8 +122,8 @@ def _converted_vjp(traced: Traced, xs: Sequence[tf.Tensor],
   state = state_fn(traced, xs)
   in_cts = interpreter.interpret(vjp_closed, list(xs) + used_cts, state)
   it = iter(in_cts)
-  return [next(it) if dt.is_differentiable(a.dtype) else None
-          for a in traced.in_avals]
+  return [next(it) if dt.is_differentiable(a.dtype) else tf.zeros_like(x)
+          for a, x in zip(traced.in_avals, xs)]
 
 
 # JAX's error when call_tf's VJP (itself a call_tf, without declared output
@@ -149,17 +152,17 @@ def _tf_autodiff(traced: Traced, xs: Sequence[tf.Tensor], diff_in: list[bool],
       out_cts.append(tf.zeros_like(out) if ct is None else ct)
   grads = iter(tape.gradient(targets, sources, output_gradients=out_cts,
                              unconnected_gradients=tf.UnconnectedGradients.ZERO))
-  return [next(grads) if d else None for d in diff_in]
+  return [next(grads) if d else tf.zeros_like(x)
+          for d, x in zip(diff_in, xs)]
 
 
-def _failing_gradients(xs: Sequence[tf.Tensor], diff_in: list[bool],
-                       error: Exception) -> list[Any]:
+def _failing_gradients(xs: Sequence[tf.Tensor], error: Exception) -> list[Any]:
   """Gradients that raise InvalidArgumentError with `error`'s text when run."""
   message = (f"jax2tf_impl: the gradient of this converted function could not "
              f"be converted: {type(error).__name__}: {error}")
   check = tf.debugging.Assert(tf.constant(False), [message])
   with tf.control_dependencies([check]):
-    return [tf.zeros_like(x) if d else None for x, d in zip(xs, diff_in)]
+    return [tf.zeros_like(x) for x in xs]
 
 
 def prevent_gradient(value: Any) -> Any:

@@ -28,6 +28,7 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import portable_int as pint
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.semantics import is_nan
 
 _UNSIGNED = {8: tf.uint8, 16: tf.uint16, 32: tf.uint32, 64: tf.uint64}
 _SIGNED = {8: tf.int8, 16: tf.int16, 32: tf.int32, 64: tf.int64}
@@ -265,12 +266,12 @@ def _reduce_precision(ctx: RuleContext, x: tf.Tensor, *, exponent_bits: int,
                        if v >= 2**(bits - 1) else v, int_dtype)
 
   sign_mask = const(1 << (bits - 1))
-  is_nan = tf.math.is_nan(x)
+  x_is_nan = is_nan(x)
   sign = tf.bitwise.bitwise_and(as_int, sign_mask)
   # Work on the magnitude (sign bit cleared, NaN zeroed) so that adding the
   # rounding bias cannot overflow into the sign bit.
   magnitude = tf.bitwise.bitwise_and(as_int, const((1 << (bits - 1)) - 1))
-  magnitude = tf.where(is_nan, tf.zeros_like(magnitude), magnitude)
+  magnitude = tf.where(x_is_nan, tf.zeros_like(magnitude), magnitude)
 
   if mantissa_bits < src_mantissa:
     dropped = src_mantissa - mantissa_bits
@@ -303,4 +304,4 @@ def _reduce_precision(ctx: RuleContext, x: tf.Tensor, *, exponent_bits: int,
     quiet_nan = (((1 << src_exponent) - 1) << src_mantissa) | (
         1 << (src_mantissa - 1))
     nan = tf.bitcast(tf.bitwise.bitwise_or(sign, const(quiet_nan)), x.dtype)
-  return tf.where(is_nan, nan, result)
+  return tf.where(x_is_nan, nan, result)

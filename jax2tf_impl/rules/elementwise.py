@@ -22,8 +22,8 @@ from jax.extend.core import primitives as prims
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext, binary, unary
-from jax2tf_impl.rules.semantics import (complex_divide, is_half, max_or_min,
-                                         np_dtype, scalar)
+from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
+                                         is_nan, max_or_min, np_dtype, scalar)
 
 # ----------------------------------------------------------------- helpers
 
@@ -147,8 +147,8 @@ def _fmod_portable(x: Any, y: Any) -> Any:
   signed = tf.where(x < 0, -r, r)
   zero = tf.zeros([], x.dtype)
   signed = tf.where(tf.equal(x, zero), x, signed)
-  nan = (tf.equal(y, zero) | tf.math.is_inf(x) | tf.math.is_nan(x) |
-         tf.math.is_nan(y))
+  nan = (tf.equal(y, zero) | is_inf(x) | is_nan(x) |
+         is_nan(y))
   return tf.where(nan, tf.constant(np.nan, x.dtype), signed)
 
 
@@ -443,12 +443,12 @@ def _float_to_int(x: Any, in_dtype: np.dtype, out_dtype: np.dtype) -> Any:
   info = np.iinfo(out_dtype)
   lo = scalar(info.min, in_dtype)                    # 0 or -2**k: exact
   hi_excl = scalar(float(info.max) + 1.0, in_dtype)  # 2**k: exact
-  below = tf.math.logical_or(tf.math.less_equal(x, lo), tf.math.is_nan(x))
+  below = tf.math.logical_or(tf.math.less_equal(x, lo), is_nan(x))
   above = tf.math.greater_equal(x, hi_excl)
   in_range = tf.where(tf.math.logical_or(below, above), scalar(0, in_dtype), x)
   out = tf.cast(in_range, dt.to_tf_dtype(out_dtype))
   out = tf.where(above, scalar(info.max, out_dtype), out)
-  low_value = tf.where(tf.math.is_nan(x), scalar(0, out_dtype),
+  low_value = tf.where(is_nan(x), scalar(0, out_dtype),
                        scalar(info.min, out_dtype))
   return tf.where(below, low_value, out)
 

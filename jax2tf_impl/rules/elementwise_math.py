@@ -16,7 +16,7 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.semantics import complex_divide, is_half
+from jax2tf_impl.rules.semantics import complex_divide, is_half, is_inf
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
 
 TfFn = Callable[..., Any]
@@ -90,7 +90,7 @@ def _exp2(x: Any) -> Any:
 
 def _erf(x: Any) -> Any:
   """erf, with erf(+-inf) == +-1 (TF's float64 kernel returns NaN there)."""
-  return tf.where(tf.math.is_inf(x), tf.math.sign(x), tf.math.erf(x))
+  return tf.where(is_inf(x), tf.math.sign(x), tf.math.erf(x))
 
 
 # erf(x) ~ x * P(x^2) / Q(x^2) on [-4, 4] (clamped outside, where erf is

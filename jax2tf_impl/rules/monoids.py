@@ -19,7 +19,7 @@ from jax.extend import core as jcore
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.semantics import max_or_min
+from jax2tf_impl.rules.semantics import is_nan, max_or_min
 
 Binop = Callable[[Any, Any], Any]
 
@@ -96,7 +96,7 @@ def reduce_extreme(x: Any, axes: Sequence[int], dtype: Any,
   out = tf_reduce(x, axis=axes)
   if dt.is_float(dtype):
     # XLA (tf.function(jit_compile=True)) does not propagate NaN here.
-    has_nan = tf.reduce_any(tf.math.is_nan(x), axis=axes)
+    has_nan = tf.reduce_any(is_nan(x), axis=axes)
     out = tf.where(has_nan, tf.constant(np.nan, out.dtype), out)
   return out
 

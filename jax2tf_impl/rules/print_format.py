@@ -26,6 +26,8 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
+from jax2tf_impl.rules.semantics import is_inf, is_nan
+
 _SPACES = " " * 512
 _ZEROS = "0" * 512
 
@@ -167,7 +169,7 @@ def float_scalar_str(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
       tf.logical_and(wide >= 1e-4, wide < _SCALAR_POSITIONAL_MAX[x.dtype]))
   body = tf.strings.join([_sign_prefix(x),
                           tf.where(use_pos, positional, scientific)])
-  nonfinite = tf.where(tf.math.is_nan(x), options["nanstr"],
+  nonfinite = tf.where(is_nan(x), options["nanstr"],
                        tf.strings.join([tf.where(x < 0, "-", ""),
                                         options["infstr"]]))
   return tf.where(finite, body, nonfinite)
@@ -232,7 +234,7 @@ def float_array_words(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
   pad_left = tf.where(exp_format, sci_left, pos_left)
   pad_right = tf.where(exp_format, sci_right, pos_right)
   has_nonfinite = tf.logical_not(tf.reduce_all(finite))
-  neginf = tf.reduce_any(tf.logical_and(tf.math.is_inf(x), x < 0))
+  neginf = tf.reduce_any(tf.logical_and(is_inf(x), x < 0))
   offset = pad_right + 1
   pad_left = tf.where(
       has_nonfinite,
@@ -247,7 +249,7 @@ def float_array_words(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
                                sfrac,
                                _exponent_text(se, exp_size)])
   words = tf.where(exp_format, sci_words, pos_words)
-  nonfinite = tf.where(tf.math.is_nan(x), options["nanstr"],
+  nonfinite = tf.where(is_nan(x), options["nanstr"],
                        tf.strings.join([tf.where(x < 0, "-", ""),
                                         options["infstr"]]))
   nonfinite = _lpad(nonfinite, pad_left + pad_right + 1)

@@ -26,6 +26,7 @@ from jax2tf_impl.rules.monoids import (
     MONOIDS, Binop, body_tree_reduce, monoid_of_body, reduce_and,
     reduce_extreme, reduce_max, reduce_min, reduce_or, reduce_prod, reduce_sum,
     reduce_xor)
+from jax2tf_impl.rules.semantics import is_nan
 
 # --- primitive rules -------------------------------------------------------
 def _simple(reducer: Callable[[Any, Sequence[int], Any], Any]):
@@ -59,9 +60,9 @@ def arg_extreme(x: Any, axis: int, n: Any, dtype: Any, greater: bool,
   if dt.is_inexact(dtype):
     if dt.is_complex(dtype):
       re_im = (tf.math.real(x), tf.math.imag(x))
-      hit = hit | tf.math.is_nan(re_im[0]) | tf.math.is_nan(re_im[1])
+      hit = hit | is_nan(re_im[0]) | is_nan(re_im[1])
     else:
-      hit = hit | tf.math.is_nan(x)
+      hit = hit | is_nan(x)
   if indices is None:
     shape = [1] * len(x.shape)
     shape[axis] = -1

@@ -38,6 +38,7 @@ from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.indexing import (Mode, as_index, at_positions,
                                         broadcast_sum, exact_indices,
                                         index_dtype, iota_at)
+from jax2tf_impl.rules.semantics import is_nan
 from jax2tf_impl.rules.support import as_shape, is_static
 from jax2tf_impl.shapes import DimValue
 
@@ -147,8 +148,8 @@ def _combine_minmax(ext: Any, idx: Any, upd: Any, dtype: np.dtype,
   if dtype.kind == "f" or dtype.name == "bfloat16":
     # lax.min/max propagate NaN, from the operand or any update.
     hit = tf.tensor_scatter_nd_max(
-        tf.cast(tf.math.is_nan(ext), tf.int8), idx,
-        tf.cast(tf.math.is_nan(upd), tf.int8))
+        tf.cast(is_nan(ext), tf.int8), idx,
+        tf.cast(is_nan(upd), tf.int8))
     out = tf.where(hit > 0, tf.constant(np.nan, tf_dtype), out)
   return out
 

@@ -20,6 +20,23 @@ def scalar(value: Any, like_dtype: Any) -> tf.Tensor:
   return tf.constant(np.asarray(value, dtype=dt.to_np_dtype(like_dtype)))
 
 
+def is_nan(x: Any) -> Any:
+  """NaN test as `x != x` rather than TF's IsNan.
+
+  The same answer for every float dtype (IEEE: only NaN is unequal to
+  itself; XLA and TF do not fold the comparison for floats), one op either
+  way, and NotEqual is in every reader of our graphs: TFLite builtins,
+  tf2onnx, TF.js and tf2jax, which has no IsNan (so a graph holding it, e.g.
+  every NaN-propagating max, could not be read back into JAX).
+  """
+  return tf.math.not_equal(x, x)
+
+
+def is_inf(x: Any) -> Any:
+  """|x| == inf rather than TF's IsInf, which tf2jax cannot read (as is_nan)."""
+  return tf.math.equal(tf.math.abs(x), tf.constant(np.inf, x.dtype))
+
+
 def np_dtype(aval: Any) -> np.dtype:
   return np.dtype(aval.dtype)
 
@@ -68,7 +85,7 @@ def max_or_min(dtype: Any, is_max: bool) -> Any:
         tf.math.add(x, y) if is_max else
         tf.math.negative(tf.math.add(tf.math.negative(x),
                                      tf.math.negative(y))))
-    any_nan = tf.math.logical_or(tf.math.is_nan(x), tf.math.is_nan(y))
+    any_nan = tf.math.logical_or(is_nan(x), is_nan(y))
     return tf.where(tf.math.logical_or(both_zero, any_nan), zero_or_nan,
                     plain(x, y))
 
@@ -106,8 +123,8 @@ def complex_divide(x: Any, y: Any) -> Any:
   # Case 1: zero divisor, numerator not NaN + NaN*j.
   zero_div = tf.math.logical_and(
       tf.math.logical_and(tf.math.equal(c, zero), tf.math.equal(d, zero)),
-      tf.math.logical_or(tf.math.logical_not(tf.math.is_nan(a)),
-                         tf.math.logical_not(tf.math.is_nan(b))))
+      tf.math.logical_or(tf.math.logical_not(is_nan(a)),
+                         tf.math.logical_not(is_nan(b))))
   signed_inf = copysign(inf, c)
   re1, im1 = signed_inf * a, signed_inf * b
   def inf_over_finite(p: Any, q: Any, r: Any, s: Any) -> tuple[Any, Any, Any]:
@@ -127,7 +144,7 @@ def complex_divide(x: Any, y: Any) -> Any:
   re3 = zero * (a * c_unit + b * d_unit)
   im3 = zero * (b * c_unit - a * d_unit)
 
-  both_nan = tf.math.logical_and(tf.math.is_nan(re), tf.math.is_nan(im))
+  both_nan = tf.math.logical_and(is_nan(re), is_nan(im))
   fix = lambda v1, v2, v3, v: tf.where(
       both_nan, tf.where(zero_div, v1, tf.where(inf_num, v2,
                                                 tf.where(inf_den, v3, v))), v)

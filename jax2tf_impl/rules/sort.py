@@ -27,6 +27,7 @@ from jax.extend.core import primitives as prims
 
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.semantics import is_nan
 
 # ------------------------------------------------------------ order keys
 
@@ -53,7 +54,7 @@ def _canonical_float(x: tf.Tensor) -> tf.Tensor:
   """-0.0 -> 0.0 and every NaN -> +NaN, as JAX's sort comparator does."""
   zero = tf.zeros([], x.dtype)
   x = tf.where(tf.equal(x, zero), zero, x)
-  return tf.where(tf.math.is_nan(x), tf.constant(np.nan, x.dtype), x)
+  return tf.where(is_nan(x), tf.constant(np.nan, x.dtype), x)
 
 
 def _integer_key(x: tf.Tensor) -> tf.Tensor:
@@ -80,7 +81,7 @@ def _portable_float_keys(x: tf.Tensor, *, total_order: bool
   """
   if x.dtype in (tf.float16, tf.bfloat16):
     x = tf.cast(x, tf.float32)  # exact, order-preserving
-  nan = tf.math.is_nan(x)
+  nan = is_nan(x)
   zero = tf.zeros([], x.dtype)
   value = tf.where(tf.logical_or(nan, tf.equal(x, zero)), zero, x)
   keys = [tf.cast(nan, tf.int32), value]

@@ -19,6 +19,7 @@ from jax import lax
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.elementwise import is_inf, is_nan
 
 _HALF_TYPES = (tf.float16, tf.bfloat16)
 
@@ -80,7 +81,7 @@ def _lgamma_lanczos(x: tf.Tensor) -> tf.Tensor:
   reflected = tf.where(tf.math.is_finite(log_sin),
                        math.log(math.pi) - log_sin - log_y, -log_sin)
   out = tf.where(reflect, reflected, log_y)
-  return tf.where(tf.math.is_inf(x), tf.constant(math.inf, dtype), out)
+  return tf.where(is_inf(x), tf.constant(math.inf, dtype), out)
 
 
 def _lgamma_rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
@@ -112,7 +113,7 @@ def _betainc(a: tf.Tensor, b: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
   out = tf.where(zero, _full(out, 0.0), out)
   out = tf.where(one, _full(out, 1.0), out)
   nan = ((a < 0) | (b < 0) | (x < 0) | (x > 1) | (a_limit & b_limit)
-         | tf.math.is_nan(a) | tf.math.is_nan(b) | tf.math.is_nan(x))
+         | is_nan(a) | is_nan(b) | is_nan(x))
   return _nan_where(nan, out)
 
 
@@ -183,7 +184,7 @@ def _igamma_domain_error(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
   return (tf.math.logical_or(
       tf.math.logical_or(x < 0, a < 0),
       tf.math.logical_and(tf.math.equal(a, 0), tf.math.equal(x, 0)))
-          | tf.math.is_nan(a) | tf.math.is_nan(x))
+          | is_nan(a) | is_nan(x))
 
 
 def _igamma(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
@@ -224,9 +225,9 @@ def _igamma_grad_a(a: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
   """dP(a, x)/da with JAX's edges: NaN for infinite a or x (TF: 0), 0 at
   x == 0, NaN for x < 0, a <= 0 or NaN operands (TF: 0 at x == 0)."""
   out = tf.raw_ops.IgammaGradA(a=a, x=x)
-  out = _nan_where(tf.math.is_inf(a) | tf.math.is_inf(x), out)
+  out = _nan_where(is_inf(a) | is_inf(x), out)
   out = tf.where(tf.math.equal(x, 0), _full(out, 0.0), out)
-  domain_error = (x < 0) | (a <= 0) | tf.math.is_nan(a) | tf.math.is_nan(x)
+  domain_error = (x < 0) | (a <= 0) | is_nan(a) | is_nan(x)
   return _nan_where(domain_error, out)
 
 
@@ -270,7 +271,7 @@ def _zeta(s: tf.Tensor, q: tf.Tensor) -> tf.Tensor:
   pole = pole | tf.math.equal(s, 1)
   out = tf.where(pole, _full(out, math.inf), out)
   out = _nan_where(tf.math.equal(q, math.inf) & tf.math.not_equal(s, 1), out)
-  return _nan_where(tf.math.is_inf(s), out)
+  return _nan_where(is_inf(s), out)
 
 
 register(lax.polygamma_p)(_in_float32(_polygamma))

@@ -25,6 +25,7 @@ from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.monoids import (
     MONOIDS, body_tree_reduce, monoid_identity, monoid_of_body, reduce_max,
     reduce_min, reduce_sum)
+from jax2tf_impl.rules.semantics import is_nan
 
 
 def _dilate(x: Any, axis: int, n: Any, d: int, fill: Any) -> Any:
@@ -178,7 +179,7 @@ def _pooling_fast_path(ctx: RuleContext, x: Any, kind: str,
   y = _pad(y, wargs["padding"], tf.constant(-np.inf, x.dtype))
   pool = lambda t: tf.nn.max_pool(t, list(wd[1:-1]), list(st[1:-1]), "VALID")
   out = pool(y)
-  nan_mask = tf.cast(tf.math.is_nan(y), x.dtype)
+  nan_mask = tf.cast(is_nan(y), x.dtype)
   out = tf.where(pool(nan_mask) > 0, tf.constant(np.nan, x.dtype), out)
   return -out if kind == "min" else out
 
@@ -289,7 +290,7 @@ def _selected_position(ctx: RuleContext, patches: Any, waxes: list[int],
     take = tf.reshape(tf.transpose(valid, oaxes + waxes), tf.shape(p))
   last_nan = None
   if dt.is_float(dtype):
-    nan = tf.math.is_nan(p) if take is None else tf.math.is_nan(p) & take
+    nan = is_nan(p) if take is None else is_nan(p) & take
     last_nan = tf.reduce_max(tf.where(nan, pos, -1), axis=-1)
     after = pos > last_nan[..., None]
     take = after if take is None else take & after
