@@ -43,6 +43,7 @@ FAMILY_MODULES = (
     "linalg_spectral",
     "fft",
     "sort",
+    "comparisons",
     "random",
     "control_flow",
     "calls",
