@@ -20,13 +20,15 @@ def _pairs(dtype):
 
 
 @pytest.mark.parametrize("mode", MODES4)
-@pytest.mark.parametrize("dtype", [np.float16, ml_dtypes.bfloat16, np.float32,
-                                   np.float64])
-def test_total_order_floats(dtype, mode):
-  x, y = _pairs(dtype)
-  f = lambda x, y: (lax.lt_to_p.bind(x, y), lax.le_to_p.bind(x, y),
-                    lax.eq_to_p.bind(x, y))
-  check(f, mode, x, y)
+def test_total_order_floats(mode):
+  """Every pair of edge values, in each float dtype (one conversion)."""
+  dtypes = [np.float16, ml_dtypes.bfloat16, np.float32, np.float64]
+  args = [a for d in dtypes for a in _pairs(d)]
+
+  def f(*args):
+    return [(lax.lt_to_p.bind(x, y), lax.le_to_p.bind(x, y),
+             lax.eq_to_p.bind(x, y)) for x, y in zip(args[::2], args[1::2])]
+  check(f, mode, *args)
 
 
 def test_total_order_zero_signs_and_nan():
@@ -52,17 +54,22 @@ def test_total_order_negative_nan_with_xla(mode):
 
 
 @pytest.mark.parametrize("mode", MODES4)
-@pytest.mark.parametrize("dtype", [np.bool_, np.int8, np.uint8, np.int32,
-                                   np.uint32, np.int64, np.uint64])
-def test_total_order_integers(dtype, mode):
-  if dtype == np.bool_:
-    v = np.array([False, True])
-  else:
-    info = np.iinfo(dtype)
-    v = np.array([info.min, info.min + 1, 0, 1, info.max - 1, info.max], dtype)
-  x, y = np.repeat(v, len(v)), np.tile(v, len(v))
-  check(lambda x, y: (lax.lt_to_p.bind(x, y), lax.le_to_p.bind(x, y),
-                      lax.eq_to_p.bind(x, y)), mode, x, y)
+def test_total_order_integers(mode):
+  args = []
+  for dtype in [np.bool_, np.int8, np.uint8, np.int32, np.uint32, np.int64,
+                np.uint64]:
+    if dtype == np.bool_:
+      v = np.array([False, True])
+    else:
+      info = np.iinfo(dtype)
+      v = np.array([info.min, info.min + 1, 0, 1, info.max - 1, info.max],
+                   dtype)
+    args += [np.repeat(v, len(v)), np.tile(v, len(v))]
+
+  def f(*args):
+    return [(lax.lt_to_p.bind(x, y), lax.le_to_p.bind(x, y),
+             lax.eq_to_p.bind(x, y)) for x, y in zip(args[::2], args[1::2])]
+  check(f, mode, *args)
 
 
 def test_eq_to_complex_is_refused():
@@ -80,11 +87,13 @@ QUERIES = np.array([-np.inf, -5., -2., -0., 0., 0.5, 1., 2., 3., 10., np.inf,
 
 
 @pytest.mark.parametrize("mode", MODES4)
-@pytest.mark.parametrize("method", ["scan", "scan_unrolled", "sort",
-                                    "compare_all"])
-@pytest.mark.parametrize("side", ["left", "right"])
-def test_searchsorted(side, method, mode):
-  f = lambda a, v: jnp.searchsorted(a, v, side=side, method=method)
+def test_searchsorted(mode):
+  """Every side and method (one conversion), on zeros of both signs, infs,
+  NaN (sorted last) and values between and beyond the sorted ones."""
+  def f(a, v):
+    return [jnp.searchsorted(a, v, side=side, method=method)
+            for side in ("left", "right")
+            for method in ("scan", "scan_unrolled", "sort", "compare_all")]
   check(f, mode, SORTED, QUERIES)
 
 
