@@ -19,12 +19,25 @@ def tolerance(dtype):
   return public_test_util.default_tolerance()[dtype]
 
 
+def _xla_ops(concrete):
+  types = {op.type for op in concrete.graph.get_operations()}
+  for fdef in concrete.graph.as_graph_def().library.function:
+    types |= {n.op for n in fdef.node_def}
+  return sorted(t for t in types if t.startswith("Xla"))
+
+
 def run(f, mode, *args, polymorphic_shapes=None, **kw):
-  """Converted `f` in `mode` (noxla: enable_xla=False in tf.function)."""
+  """Converted `f` in `mode` (noxla: enable_xla=False in tf.function, and
+  the graph must hold no Xla* op)."""
   conv = jax2tf_impl.convert(f, polymorphic_shapes=polymorphic_shapes,
                              enable_xla=(mode != "noxla"), **kw)
   tf_args = jax.tree_util.tree_map(tf.constant, args)
-  return run_in_mode(conv, "graph" if mode == "noxla" else mode, *tf_args)
+  if mode == "noxla":
+    graph_fn = tf.function(conv, autograph=False)
+    xla_ops = _xla_ops(graph_fn.get_concrete_function(*tf_args))
+    assert not xla_ops, f"enable_xla=False graph has {xla_ops}"
+    return graph_fn(*tf_args)
+  return run_in_mode(conv, mode, *tf_args)
 
 
 def check(f, mode, *args, polymorphic_shapes=None, tol=None, bits=False,
