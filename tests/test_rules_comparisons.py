@@ -8,7 +8,7 @@ import pytest
 from jax import lax
 
 import jax2tf_impl
-from misc_new_support import MODES4, check, run
+from support.noxla_compare import MODES4, check, run
 
 NAN = np.nan
 EDGE = [-np.inf, -3.5, -1., -0., 0., 1e-30, 1., 2.5, np.inf, NAN]

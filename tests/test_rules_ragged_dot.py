@@ -7,7 +7,7 @@ import pytest
 from jax import lax
 
 import jax2tf_impl
-from misc_new_support import MODES4, check
+from support.noxla_compare import MODES4, check
 
 RNG = np.random.RandomState(0)
 RD = lax.RaggedDotDimensionNumbers

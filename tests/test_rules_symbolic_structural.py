@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from misc_new_support import MODES4, check
+from support.noxla_compare import MODES4, check
 
 RNG = np.random.RandomState(0)
 
@@ -44,15 +44,15 @@ def test_broadcast_reshape_iota_symbolic():
 def test_keras_tile_and_vit_polymorphic_batch_in_subprocess():
   """Keras reads KERAS_BACKEND once, at its first import, and importing
   TensorFlow (conftest.py) already imports Keras with the TF backend; so
-  the Keras checks (keras_jax_checks.py) run in a fresh interpreter with
+  the Keras checks (support/keras_vit_case.py) run in a fresh interpreter with
   KERAS_BACKEND=jax."""
   here = os.path.dirname(os.path.abspath(__file__))
   env = dict(os.environ, KERAS_BACKEND="jax",
              PYTHONPATH=os.pathsep.join(
                  [os.path.dirname(here), here,
                   os.environ.get("PYTHONPATH", "")]))
-  proc = subprocess.run([sys.executable, os.path.join(here,
-                                                      "keras_jax_checks.py")],
+  script = os.path.join(here, "support", "keras_vit_case.py")
+  proc = subprocess.run([sys.executable, script],
                         env=env, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
   assert "keras checks passed: 2" in proc.stdout, proc.stdout[-3000:]

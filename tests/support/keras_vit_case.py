@@ -1,5 +1,6 @@
 """Keras (JAX backend) models converted under a polymorphic batch: run as a
-script with KERAS_BACKEND=jax by test_rules_symbolic_structural.py (Keras
+script with KERAS_BACKEND=jax (and tests/ on PYTHONPATH) by
+test_rules_symbolic_structural.py (Keras
 picks its backend at its first import, and TensorFlow imports it).
 
 Checks: keras.ops.tile of a class token to the symbolic batch size, and a
@@ -19,7 +20,7 @@ import tensorflow as tf  # noqa: E402
 from keras import layers  # noqa: E402
 
 import jax2tf_impl  # noqa: E402
-from misc_new_support import MODES4, check  # noqa: E402
+from support.noxla_compare import MODES4, check  # noqa: E402
 
 RNG = np.random.RandomState(0)
 
