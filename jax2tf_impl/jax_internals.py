@@ -460,3 +460,38 @@ from jax._src.lax import linalg as _lax_linalg  # noqa: E402
 # pivoting=True) lowers to. jax.lax.linalg exports the other linalg
 # primitives, not this one.
 geqp3_p = _lax_linalg.geqp3_p
+
+
+# ---------------------------------------------------------------- h_misc
+# Primitive objects that JAX does not export publicly (jax 0.10), for the
+# rules of platform_dependent, composite, ragged_dot, empty, annotations,
+# jax.export's shape primitives, custom_vmap, linear_call and random.clone.
+from jax._src import compute_on as _compute_on  # noqa: E402
+from jax._src import custom_batching as _custom_batching  # noqa: E402
+from jax._src import custom_derivatives as _custom_derivatives  # noqa: E402
+from jax._src import xla_metadata as _xla_metadata  # noqa: E402
+from jax._src.lax import control_flow as _lax_control_flow  # noqa: E402
+
+# lax.platform_dependent: the index of the branch for the lowering platform.
+platform_index_p = _lax_control_flow.platform_index_p
+# lax.composite: a named call of its decomposition jaxpr.
+composite_p = _lax.composite_p
+# lax.ragged_dot / ragged_dot_general, and its dimension-number modes.
+ragged_dot_general_p = _lax.ragged_dot_general_p
+# lax.empty (uninitialized array; zeros on CPU) and scan's scalar `empty2`.
+empty_p = _lax.empty_p
+empty2_p = _lax.empty2_p
+# jax.experimental.xla_metadata.set_xla_metadata(x, ...): identity on x.
+xla_metadata_value_p = _xla_metadata.xla_metadata_value_p
+# jax.experimental.compute_on: run the body on another compute type.
+compute_on_p = _compute_on.compute_on_p
+# jax.export's shape primitives: a dimension of an operand as a value, and a
+# run-time check on dimension values.
+dimension_size_p = _shape_poly.dimension_size_p
+shape_assertion_p = _shape_poly.shape_assertion_p
+# jax.custom_batching.custom_vmap (unbatched call: its underlying function).
+custom_vmap_call_p = _custom_batching.custom_vmap_p
+# jax.custom_derivatives.linear_call: the callee applied to its operands.
+linear_call_p = _custom_derivatives.linear_call_p
+# jax.random.clone: identity on key data (also seen on raw uint32 keys).
+random_clone_p = _random_core.random_clone_p

@@ -60,7 +60,12 @@ _CALL_BODY = {
     "core_call": "call_jaxpr", "call": "call_jaxpr", "remat": "jaxpr",
     "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
     "custom_vjp_call": "call_jaxpr",
+    "composite": "jaxpr", "compute_on": "jaxpr", "custom_vmap_call": "call",
+    "linear_call": "callee",
 }
+
+# Uninitialized arrays (zeros on CPU): on keys, zero key data.
+_EMPTY = frozenset({"empty", "empty2"})
 
 
 def is_key_aval(aval: Any) -> bool:
@@ -168,6 +173,9 @@ def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
     outs = eqn.primitive.bind(*invals,
                               **eqn.primitive.get_bind_params(eqn.params))
     return list(outs) if eqn.primitive.multiple_results else [outs]
+  if name in _EMPTY:
+    aval = core.physical_aval(eqn.outvars[0].aval)
+    return [jax.numpy.zeros(aval.shape, aval.dtype)]
   if name in _CALL_BODY and _CALL_BODY[name] in eqn.params:
     return _run_closed(eqn.params[_CALL_BODY[name]], invals)
   if name in _CONTROL_FLOW:

@@ -16,13 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Rules being added by other changes of issue 15 (name -> who). The
 # integrator deletes this dict once they are merged; until then these
 # primitives have neither a rule nor an entry in census.py.
-PENDING: dict[str, str] = {
-    **{n: "being added by another change (h_misc)" for n in (
-        "lt_to", "le_to", "eq_to", "platform_index", "composite",
-        "random_clone", "ragged_dot_general", "empty", "empty2",
-        "xla_metadata_value", "compute_on", "dimension_size",
-        "shape_assertion", "custom_vmap_call", "linear_call")},
-}
+PENDING: dict[str, str] = {}
 
 _SCRIPT = r"""
 import json, warnings

@@ -45,6 +45,7 @@ FAMILY_MODULES = (
     "linalg_schur",
     "fft",
     "sort",
+    "comparisons",
     "random",
     "control_flow",
     "calls",

@@ -1,4 +1,5 @@
-"""Rules for primitives that call a sub-jaxpr: jit, closed_call, remat, custom_jvp/vjp.
+"""Rules for primitives that call a sub-jaxpr: jit, closed_call, remat,
+custom_jvp/vjp, composite, compute_on, custom_vmap_call, linear_call.
 
 At inference these are all "run the body": JAX's custom differentiation
 rules matter only for gradients, and gradients.py obtains those from
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import tensorflow as tf
 from jax.extend import core as jcore
 from jax.extend.core import primitives as prims
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
@@ -50,3 +53,47 @@ def _custom_jvp_call(ctx: RuleContext, *args: Any, call_jaxpr: Any,
 def _custom_vjp_call(ctx: RuleContext, *args: Any, call_jaxpr: Any,
                      **_: Any) -> list[Any]:
   return run_body(ctx, call_jaxpr, list(args))
+
+
+def _scope_name(name: str) -> str:
+  """`name` as a valid TF name scope ('.'-separated composite names such as
+  "my.op" are valid already; other characters become '_')."""
+  out = "".join(c if c.isalnum() or c in "_-." else "_" for c in name)
+  return out if out and (out[0].isalnum() or out[0] == ".") else f"_{out}"
+
+
+@register(ji.composite_p)
+def _composite(ctx: RuleContext, *args: Any, name: str, jaxpr: Any,
+               **_: Any) -> list[Any]:
+  """lax.composite: its decomposition, inside tf.name_scope(name), so that
+  graph tools (and TFLite/ONNX pattern matchers) can find the composite's
+  ops by their name prefix. `attributes` and `version` only label the
+  StableHLO op and do not change values."""
+  with tf.name_scope(_scope_name(name)):
+    return run_body(ctx, jaxpr, list(args))
+
+
+@register(ji.compute_on_p)
+def _compute_on(ctx: RuleContext, *args: Any, jaxpr: Any,
+                **_: Any) -> list[Any]:
+  """jax.experimental.compute_on: an annotation telling XLA to run the body
+  on another compute type (e.g. the host); the values are the body's."""
+  return run_body(ctx, jaxpr, list(args))
+
+
+@register(ji.custom_vmap_call_p)
+def _custom_vmap_call(ctx: RuleContext, *args: Any, call: Any,
+                      **_: Any) -> list[Any]:
+  """jax.custom_batching.custom_vmap outside vmap: the underlying function
+  (`call`), as JAX's impl and lowering do. (Under vmap JAX has already
+  applied the user's rule while tracing, so no custom_vmap_call remains.)"""
+  return run_body(ctx, call, list(args))
+
+
+@register(ji.linear_call_p)
+def _linear_call(ctx: RuleContext, *args: Any, callee: Any,
+                 **_: Any) -> list[Any]:
+  """jax.custom_derivatives.linear_call: the callee on (consts, residuals,
+  linear operands); its transpose matters only for gradients, which come
+  from jax.vjp of the whole function (gradients.py)."""
+  return run_body(ctx, callee, list(args))

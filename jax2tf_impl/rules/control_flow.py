@@ -12,6 +12,7 @@ from typing import Any
 import tensorflow as tf
 from jax.extend.core import primitives as prims
 
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 
@@ -39,6 +40,13 @@ def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
   if len(fns) == 1:
     outs = fns[0]()
     return list(outs) if ctx.avals_out else []
+  static_index = tf.get_static_value(index)
+  if static_index is not None:
+    # A known index (lax.platform_dependent's platform_index, a constant):
+    # only the chosen branch is converted, as XLA folds the others away.
+    i = int(static_index)
+    outs = fns[i if 0 <= i < len(fns) else len(fns) - 1]()
+    return list(outs) if ctx.avals_out else []
   # XLA's Case runs the last branch for an out-of-range index; so do
   # tf.cond (index != 0 -> branch 1 when there are two) and tf.switch_case.
   if len(fns) == 2:
@@ -47,6 +55,35 @@ def _cond(ctx: RuleContext, index: Any, *operands: Any, branches: Any,
   else:
     outs = tf.switch_case(tf.cast(index, tf.int32), fns)
   return list(outs) if ctx.avals_out else []
+
+
+# The platform whose branch lax.platform_dependent takes (see below).
+PLATFORM = "cpu"
+
+
+@register(ji.platform_index_p)
+def _platform_index(ctx: RuleContext, *, platforms: Any) -> Any:
+  """The index of the lax.platform_dependent branch for "cpu".
+
+  `platforms` holds one tuple of platform names per branch, or None for
+  the `default` branch. A converted graph reproduces JAX's CPU semantics
+  (every rule follows XLA:CPU), whatever device TF later runs it on, so we
+  pick the branch JAX would lower for "cpu": the one naming it, else the
+  default; JAX itself fails to lower a function without either for CPU,
+  and so do we. The index is a constant, so the cond that consumes it
+  converts only that branch.
+  """
+  default = None
+  for i, names in enumerate(platforms):
+    if names is None:
+      default = i
+    elif PLATFORM in names:
+      return tf.constant(i, tf.int32)
+  if default is None:
+    raise ctx.unsupported(
+        f"lax.platform_dependent has no branch for '{PLATFORM}' (the platform "
+        f"converted graphs follow) and no default; branches: {platforms}")
+  return tf.constant(default, tf.int32)
 
 
 @register(prims.while_p)

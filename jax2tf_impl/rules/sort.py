@@ -110,6 +110,10 @@ def _order_keys(x: tf.Tensor, *, total_order: bool,
   return [_integer_key(x)]
 
 
+# Shared with rules/comparisons.py (lt_to/le_to/eq_to use the same orders).
+order_keys = _order_keys
+
+
 def _reversed_key(key: tf.Tensor) -> tf.Tensor:
   """A key in exactly the reverse order: -x for floats (NaN-free keys),
   -1 - x for signed ints (== ~x, never overflows)."""

@@ -221,10 +221,12 @@ def _tile(ctx: RuleContext, x: Any, *, reps: Any) -> Any:
   """Repeats the operand `reps[i]` times along dim i.
 
   Not tf.tile (no uint16 kernel): interleave a new size-`rep` axis before
-  each dim via broadcast_to, then merge the pairs.
+  each dim via broadcast_to, then merge the pairs. A repeat count may be
+  symbolic (e.g. jnp.tile(cls_token, (x.shape[0], 1, 1)) under a
+  polymorphic batch): it is then a TF int32 scalar.
   """
-  reps = [int(r) for r in reps]
-  if all(r == 1 for r in reps):
+  reps = [ctx.dim(r) for r in reps]
+  if all(isinstance(r, int) and r == 1 for r in reps):
     return x
   in_shape = ctx.shape(ctx.avals_in[0])
   expanded: list[DimValue] = []
