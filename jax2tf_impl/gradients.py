@@ -89,11 +89,9 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
     def _input_gradients(cts: Sequence[Any]) -> list[Any]:
       try:
         return _converted_vjp(traced, xs, outs, cts, state_fn)
-      except ValueError as e:
-        if _CALL_TF_DYNAMIC not in str(e):
-          raise
-        return _tf_autodiff(traced, xs, diff_in, cts, state_fn)
       except Exception as e:  # pylint: disable=broad-except
+        if isinstance(e, ValueError) and _CALL_TF_DYNAMIC in str(e):
+          return _tf_autodiff(traced, xs, diff_in, cts, state_fn)
         if tf.executing_eagerly():
           raise
         # In a graph (notably when tf.saved_model.save traces the gradient
