@@ -495,3 +495,15 @@ custom_vmap_call_p = _custom_batching.custom_vmap_p
 linear_call_p = _custom_derivatives.linear_call_p
 # jax.random.clone: identity on key data (also seen on raw uint32 keys).
 random_clone_p = _random_core.random_clone_p
+
+
+# --- one-device annotations: identities or no-ops at inference ----------------
+from jax._src import custom_partitioning as _custom_partitioning  # noqa: E402
+from jax._src import debugging as _debugging  # noqa: E402
+from jax._src import shard_alike as _shard_alike  # noqa: E402
+
+shard_alike_p = _shard_alike.shard_alike_p        # (x, y) -> (x, y)
+stage_p = _core.stage_p                           # identity
+dce_sink_p = _lax.dce_sink_p                      # keeps values alive; no outputs
+inspect_sharding_p = _debugging.inspect_sharding_p  # compile-time callback; no outputs
+custom_partitioning_p = _custom_partitioning.custom_partitioning_p  # runs `call`

@@ -59,17 +59,6 @@ BUFFER_CB = ("Python callback on device buffers (jax.experimental."
              "buffer_callback): no TF equivalent")
 EXPORTED = ("a serialized StableHLO module (jax.export.Exported.call): there "
             "is no jaxpr to interpret; use native_serialization=True")
-CUSTOM_PART = ("jax.experimental.custom_partitioning: not converted yet (on "
-               "one device it means its function; needs a rule)")
-SHARD_ALIKE = ("jax.experimental.shard_alike: not converted yet (identity "
-               "on one device; needs a rule)")
-INSPECT = ("jax.debug.inspect_array_sharding: not converted yet (a "
-           "compile-time callback without outputs; needs a rule)")
-TOKENS = ("legacy ordering tokens (lax.create_token / lax.after_all): not "
-          "converted yet")
-DCE_SINK = ("internal dead-code-elimination marker without outputs "
-            "(lax.dce_sink): not converted yet")
-STAGE = "lax.stage (identity that lifts a value into a trace): not converted yet"
 SCHED = ("jax.experimental.scheduling_groups annotation: not converted yet "
          "(its body would be interpreted as is)")
 EDTYPE = ("bitcast to/from an extended dtype (PRNG key data): not rewritten "
@@ -248,8 +237,6 @@ UNREACHABLE: dict[str, str] = {
 }
 UNSUPPORTED: dict[str, str] = {
     "buffer_callback": BUFFER_CB,
-    "custom_partitioning": CUSTOM_PART,
-    "dce_sink": DCE_SINK,
     "from_edtype": EDTYPE,
     "to_edtype": EDTYPE,
     "call_exported": EXPORTED,
@@ -262,16 +249,11 @@ UNSUPPORTED: dict[str, str] = {
     "log_read": HIJAX,
     "new_box": HIJAX,
     "new_log": HIJAX,
-    "inspect_sharding": INSPECT,
     "create_linear": REFS,
     "pin": REFS,
     "unpin": REFS,
     "xla_metadata_call": SCHED,
-    "shard_alike": SHARD_ALIKE,
     "spsolve": SPSOLVE,
-    "stage": STAGE,
-    "after_all": TOKENS,
-    "create_token": TOKENS,
 }
 VIA_FALLBACK: dict[str, str] = {
     "assert_consumed_value": FALLBACK,

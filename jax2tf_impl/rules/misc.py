@@ -135,3 +135,36 @@ def _empty2(ctx: RuleContext, *, dtype: Any, memory_space: Any = None) -> Any:
   """The scalar `empty2` (scan/AD buffers): a zero, as JAX lowers it."""
   del dtype, memory_space
   return _empty_zeros(ctx)
+
+
+# --- one-device annotations ---------------------------------------------------
+# shard_alike(x, y) only asks XLA to shard x and y alike; stage lifts a value
+# into a trace; both leave values unchanged. dce_sink keeps values alive in
+# XLA and inspect_sharding calls back with the sharding XLA chose: neither
+# has outputs, and on one TF device there is nothing to report.
+register(ji.shard_alike_p)(_identity_n)
+register(ji.stage_p)(_identity)
+
+
+@register(ji.dce_sink_p, ji.inspect_sharding_p)
+def _no_outputs(ctx: RuleContext, *xs: Any, **params: Any) -> list[Any]:
+  del ctx, xs, params
+  return []
+
+
+@register(ji.custom_partitioning_p)
+def _custom_partitioning(ctx: RuleContext, *args: Any, call: Any,
+                         **params: Any) -> list[Any]:
+  """custom_partitioning's partitioning callbacks matter to XLA's SPMD
+  partitioner only; on one device the value is `call` applied to the args."""
+  del params
+  return ctx.interpret(call, *args)
+
+
+@register(prims.create_token_p, prims.after_all_p)
+def _token(ctx: RuleContext, *xs: Any, **params: Any) -> Any:
+  """Ordering tokens carry no data; TF orders stateful ops itself. A token
+  is represented by an empty bool tensor (it only reaches token-taking
+  primitives, which our rules pass through)."""
+  del ctx, xs, params
+  return tf.zeros([0], tf.bool)
