@@ -19,7 +19,7 @@ from jax import lax
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.elementwise import is_inf, is_nan
+from jax2tf_impl.rules.semantics import is_inf, is_nan
 
 _HALF_TYPES = (tf.float16, tf.bfloat16)
 
@@ -120,60 +120,77 @@ def _betainc(a: tf.Tensor, b: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
 register(lax.regularized_incomplete_beta_p)(_in_float32(_betainc))
 
 
-def _erf_inv(x: tf.Tensor) -> tf.Tensor:
-  """erf_inv accurate over the whole range, like JAX's.
-
-  TF's erfinv evaluates ndtri((1 + x) / 2), which rounds away tiny x
-  (erfinv(1e-30) = 0) and loses digits near |x| = 1. Here: a Taylor series
-  for small |x|, ndtri((1 + |x|) / 2) in the middle and -ndtri((1 - |x|) / 2)
-  (1 - |x| is exact there) near 1; the sign is restored at the end.
-  """
-  y = tf.math.abs(x)
-  z = y * math.sqrt(math.pi) / 2
-  z2 = z * z
-  # erfinv(y) = z + z^3/3 + 7 z^5/30 + 127 z^7/630 + 4369 z^9/22680
-  #             + 34807 z^11/178200 + ..., with z = sqrt(pi)/2 * y.
-  series = 34807 / 178200
-  for c in (4369 / 22680, 127 / 630, 7 / 30, 1 / 3, 1.0):
-    series = series * z2 + c
-  small = z * series
-  middle = tf.math.ndtri((1 + y) / 2) / math.sqrt(2)
-  near_one = -tf.math.ndtri((1 - y) / 2) / math.sqrt(2)
-  out = tf.where(y < 0.05, small, tf.where(y < 0.5, middle, near_one))
-  return tf.where(x < 0, -out, out)
-
-
-# Giles (2010), "Approximating the erfinv function", single precision: the
-# polynomial XLA's ErfInv uses for float32, in powers of w (highest first).
+# Giles (2010), "Approximating the erfinv function": the polynomials of
+# XLA's ErfInv expansion (StableHLO's CHLO decomposition), in powers of the
+# shifted w (highest first). float32: w < 5 and w >= 5; float64: w < 6.25,
+# w < 16 and w >= 16.
 _GILES_CENTRAL = (2.81022636e-08, 3.43273939e-07, -3.5233877e-06,
                   -4.39150654e-06, 0.00021858087, -0.00125372503,
                   -0.00417768164, 0.246640727, 1.50140941)
 _GILES_TAIL = (-0.000200214257, 0.000100950558, 0.00134934322,
                -0.00367342844, 0.00573950773, -0.0076224613,
                0.00943887047, 1.00167406, 2.83297682)
+_GILES64_LT_6_25 = (
+    -3.64441206401782e-21, -1.6850591381820166e-19, 1.28584807152564e-18,
+    1.1157877678025181e-17, -1.3331716628546209e-16, 2.0972767875968562e-17,
+    6.6376381343583238e-15, -4.0545662729752069e-14, -8.1519341976054722e-14,
+    2.6335093153082323e-12, -1.2975133253453532e-11, -5.4154120542946279e-11,
+    1.0512122733215323e-09, -4.1126339803469837e-09, -2.9070369957882005e-08,
+    4.2347877827932404e-07, -1.3654692000834679e-06, -1.3882523362786469e-05,
+    0.00018673420803405714, -0.000740702534166267, -0.0060336708714301491,
+    0.24015818242558962, 1.6536545626831027)
+_GILES64_LT_16 = (
+    2.2137376921775787e-09, 9.0756561938885391e-08, -2.7517406297064545e-07,
+    1.8239629214389228e-08, 1.5027403968909828e-06, -4.013867526981546e-06,
+    2.9234449089955446e-06, 1.2475304481671779e-05, -4.7318229009055734e-05,
+    6.8284851459573175e-05, 2.4031110387097894e-05, -0.00035503752036284748,
+    0.0009532893797373805, -0.0016882755560235047, 0.0024914420961078508,
+    -0.0037512085075692412, 0.0053709145535900636, 1.0052589676941592,
+    3.0838856104922208)
+_GILES64_GE_16 = (
+    -2.7109920616438573e-11, -2.5556418169965252e-10, 1.5076572693500548e-09,
+    -3.789465440126737e-09, 7.61570120807834e-09, -1.496002662714924e-08,
+    2.9147953450901081e-08, -6.7711997758452339e-08, 2.2900482228026655e-07,
+    -9.9298272942317e-07, 4.5260625972231537e-06, -1.9681778105531671e-05,
+    7.5995277030017761e-05, -0.00021503011930044477, -0.00013871931833623122,
+    1.0103004648645344, 4.8499064014085844)
 
 
-def _erf_inv_giles_f32(x: tf.Tensor) -> tf.Tensor:
-  """float32 erf_inv from plain arithmetic (TFLite and ONNX have no Ndtri).
+def _erf_inv_xla(x: tf.Tensor, enable_xla: bool) -> tf.Tensor:
+  """erf_inv as XLA computes it (float32 or float64), operation by operation.
 
-  w = -log((1 - x)(1 + x)); erfinv(x) = x * p(w - 2.5) for w < 5, else
-  x * q(sqrt(w) - 3); +-inf at x = +-1, NaN outside [-1, 1].
+  Why this form: jax.random.normal/truncated_normal/gamma and the normal
+  initializers go through erf_inv, and JAX's samples are XLA's ErfInv
+  expansion: w = -log1p(x * -x), one Horner polynomial per range of w
+  (p * z + c, which XLA:CPU/GPU contract into fused multiply-adds), times x;
+  +-inf at |x| == 1. Emitting the same operations in the same order makes
+  tf.function(jit_compile=True) reproduce JAX's values bit for bit; without
+  XLA, TF rounds p * z and + c separately (a few ulps, not bit-exact).
+  With enable_xla=False log1p uses the portable form (tf2onnx has no Log1p).
   """
-  w = -tf.math.log((1.0 - x) * (1.0 + x))
-  central_w = w - 2.5
-  tail_w = tf.math.sqrt(tf.maximum(w, 5.0)) - 3.0
-  out = tf.where(w < 5.0, horner(_GILES_CENTRAL, central_w),
-                 horner(_GILES_TAIL, tail_w)) * x
-  return tf.where(tf.equal(tf.math.abs(x), 1.0), x * math.inf, out)
+  if enable_xla:
+    w = -tf.math.log1p(x * -x)
+  else:
+    w = -portable_log1p(x * -x)
+  if x.dtype == tf.float64:
+    lt_6_25 = w < 6.25
+    lt_16 = w < 16.0
+    sqrt_w = tf.math.sqrt(w)
+    p = tf.where(lt_6_25, horner(_GILES64_LT_6_25, w + (-3.125)),
+                 tf.where(lt_16, horner(_GILES64_LT_16, sqrt_w - 3.25),
+                          horner(_GILES64_GE_16, sqrt_w - 5.0)))
+  else:
+    lt_5 = w < 5.0
+    p = tf.where(lt_5, horner(_GILES_CENTRAL, w + (-2.5)),
+                 horner(_GILES_TAIL, tf.math.sqrt(w) + (-3.0)))
+  return tf.where(tf.equal(tf.math.abs(x), 1.0), x * math.inf, p * x)
 
 
 def _erf_inv_rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
-  """JAX's erf_inv; under enable_xla=False float32 and half types use XLA's
-  own float32 polynomial (no Ndtri op)."""
+  """JAX's erf_inv: XLA's expansion, in float32 for half types (as XLA)."""
   out_dtype = ctx.tf_dtype(ctx.aval_out)
-  if not ctx.enable_xla and out_dtype != tf.float64:
-    return tf.cast(_erf_inv_giles_f32(tf.cast(x, tf.float32)), out_dtype)
-  return _in_float32(_erf_inv)(ctx, x)
+  work = tf.float64 if out_dtype == tf.float64 else tf.float32
+  return tf.cast(_erf_inv_xla(tf.cast(x, work), ctx.enable_xla), out_dtype)
 
 
 register(lax.erf_inv_p)(_erf_inv_rule)
