@@ -887,6 +887,16 @@ PENDING: dict[str, str] = {}
 
 # Every other known failure: case -> (modes or None for all, reason).
 KNOWN: dict[str, tuple[Any, str]] = {
+    'checkify.check': (('graph', 'jit', 'noxla'),
+        "checkify numbers its error codes per trace, and the converted graph "
+        "is a second trace: the raw code leaf differs (2 or 3 vs JAX's 1) "
+        "while err.get() gives JAX's text (tests/test_checkify.py checks it)"),
+    'io_callback': (('jit',),
+        "XLA cannot call Python: io_callback under jit_compile is a "
+        "conversion-time error (docs/callbacks.md)"),
+    'pure_callback': (('jit',),
+        "XLA cannot call Python: pure_callback under jit_compile is a "
+        "conversion-time error (docs/callbacks.md)"),
     'init.glorot_normal': (('eager', 'graph', 'jit', 'noxla'),
         "not bit-exact under jit_compile either; isolated for truncated_normal-based ones: grappler folds erf of the constant bounds with TF's CPU kernel (1 ulp off XLA's) before XLA sees the graph; others (gamma-based in log space, QR, ball) not isolated (measured: up to 17 ulp)"),
     'init.glorot_normal_f64': (('eager', 'graph', 'noxla'),
