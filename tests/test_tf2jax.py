@@ -290,10 +290,6 @@ API_FORWARD_XFAIL = {
 # tf2jax sums wrongly where indices repeat (_IDX repeats 2).
 API_GRAD_XFAIL = {**API_FORWARD_XFAIL,
                   "take": _TF2JAX_SCATTER_ND,
-                  "cond": "ours: no rule for `empty2` (in JAX's VJP of "
-                  "lax.cond), so in a graph the gradient is zeros guarded by "
-                  "a failing tf.debugging.Assert, which tf2jax drops "
-                  "(enable_checkify_for_asserts=False): silently zero",
                   "top_k": _TF2JAX_FEW_INPUTS.split(";")[0] + " (top_k: 2 "
                   "outputs, 1 input)"}
 API_FORWARD_XFAIL["top_k"] = API_GRAD_XFAIL["top_k"]
@@ -325,7 +321,7 @@ def test_api_gradient(name, request):
 
 def test_no_isnan_or_isinf_in_nan_propagating_ops():
   """max/min/argmax/sort/clamp emit no IsNan/IsInf (x != x, |x| == inf)."""
-  from tf_testing import graph_op_types  # pylint: disable=g-import-not-at-top
+  from support.tf_testing import graph_op_types  # pylint: disable=g-import-not-at-top
   fns = [jax.nn.softmax, lambda x: jnp.argmax(x, 0), lambda x: jnp.sort(x),
          lambda x: jnp.clip(x, -1, 1), lambda x: jnp.maximum(x, x[::-1]),
          lambda x: lax.erf(x)]

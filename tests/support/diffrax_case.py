@@ -47,10 +47,7 @@ def _main(out_dir):
   import jax  # pylint: disable=g-import-not-at-top
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   import jax2tf_impl  # pylint: disable=g-import-not-at-top
-  try:  # pylint: disable=g-import-not-at-top
-    from support.tf_testing import run_in_mode
-  except ImportError:
-    from tf_testing import run_in_mode
+  from support.tf_testing import run_in_mode  # pylint: disable=g-import-not-at-top
   result = {"modes": {}}
   want = np.asarray(jax.jit(solve)(Y0, K))
   result["expected"] = want.tolist()
