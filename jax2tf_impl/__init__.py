@@ -4,10 +4,12 @@ from jax2tf_impl.api import ConvertedFunction, convert
 from jax2tf_impl.checkify_support import checkify_error
 from jax2tf_impl.errors import InputSpecError, UnsupportedPrimitiveError
 from jax2tf_impl.export import export_onnx, export_tflite, export_tfjs
+from jax2tf_impl.module import Method, Module, ServingConfig, to_variables
 
 __version__ = "0.1.0"
 
 __all__ = ["convert", "ConvertedFunction", "saved_model", "export_tflite",
            "export_onnx", "export_tfjs", "checkify_error", "InputSpecError",
-           "UnsupportedPrimitiveError",
+           "UnsupportedPrimitiveError", "Module", "Method", "ServingConfig",
+           "to_variables",
            "__version__"]
