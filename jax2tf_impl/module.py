@@ -133,13 +133,16 @@ def _variable_name(path: Any) -> str:
 
 def to_variables(params: Any, trainable: Any = True) -> Any:
   """`params` with each array leaf a tf.Variable (trainable per
-  `trainable_mask`); non-array leaves (functions, strings) are kept."""
+  `trainable_mask`); other leaves (functions, strings, Python scalars) are
+  kept as they are."""
   leaves, treedef = tree_util.tree_flatten(params)
   mask = trainable_mask(params, trainable)
   paths = [p for p, _ in tree_util.tree_flatten_with_path(params)[0]]
   out = []
   for leaf, train, path in zip(leaves, mask, paths):
-    if not tracing.is_array_leaf(leaf):
+    if not tracing.is_array_leaf(leaf) or tracing.is_python_scalar(leaf):
+      # Python numbers stay Python values (configuration such as a pooling
+      # layer's `init`, as eqx.is_array partitions them).
       out.append(leaf)
       continue
     out.append(tf.Variable(np.asarray(leaf), trainable=train,

@@ -67,6 +67,11 @@ class Traced:
   # Result leaves that are not arrays (functions, strings, ...: static
   # fields of library models), as (position in the result leaves, value).
   out_static: tuple = ()
+  # Per flat input: a Python scalar, i.e. a constant on the TF side that no
+  # TF gradient can reach; the VJP does not differentiate with respect to
+  # it (as eqx.filter_grad closes over non-arrays), which also lets e.g.
+  # eqx.nn.MaxPool2d's float `init` (reduce_window's init_value) through.
+  constant_inputs: tuple = ()
 
   @property
   def args_kwargs_tree(self) -> Any:
@@ -181,6 +186,12 @@ def is_array_leaf(leaf: Any) -> bool:
   return hasattr(leaf, "__array__") or hasattr(leaf, "__jax_array__")
 
 
+def is_python_scalar(leaf: Any) -> bool:
+  """A Python bool/int/float/complex (weakly typed in JAX), not numpy's."""
+  return (isinstance(leaf, (bool, int, float, complex))
+          and not isinstance(leaf, np.generic))
+
+
 class _ByIdentity:
   """A static leaf that cannot be hashed, compared by identity in trace keys
   (it keeps the object alive so that its id is not reused)."""
@@ -249,8 +260,10 @@ def signature_of(args: tuple, polymorphic_shapes: Any,
   """Flattens `args` (and `kwargs`) to tensors and computes the key of
   their trace.
 
-  Leaves that are not arrays (see `is_array_leaf`) are static: they take
-  part in the key and are given to the JAX function unchanged. Keyword
+  Leaves that are not arrays (see `is_array_leaf`), and Python numbers
+  that are fields of a registered pytree class (not of a dict, list or
+  tuple), are static: they take part in the key and are given to the JAX
+  function unchanged. Keyword
   arguments are traced with static shapes (as in jax2tf: polymorphic_shapes
   covers the positional arguments).
   """
@@ -264,8 +277,10 @@ def signature_of(args: tuple, polymorphic_shapes: Any,
                                  all_paths[:n_args],
                                  tree_util.tree_structure(args))
   all_specs = list(arg_specs) + [None] * (len(all_leaves) - n_args)
-  dyn_idx = [i for i, leaf in enumerate(all_leaves) if is_array_leaf(leaf)]
-  _, static = split_leaves(all_leaves, is_array_leaf)
+  is_dynamic = [is_array_leaf(leaf) and not (
+      is_python_scalar(leaf) and _in_library_object(p)) for p, leaf in with_paths]
+  dyn_idx = [i for i, d in enumerate(is_dynamic) if d]
+  static = tuple((i, all_leaves[i]) for i, d in enumerate(is_dynamic) if not d)
   paths = tuple(all_paths[i] for i in dyn_idx)
   specs = [all_specs[i] for i in dyn_idx]
   tensors, weak = [], []
@@ -294,6 +309,15 @@ def signature_of(args: tuple, polymorphic_shapes: Any,
          tuple((i, _key_of_static(v)) for i, v in static))
   return Signature(tensors, weak, paths, in_tree, specs, sym_shapes, key,
                    full_tree, static)
+
+
+def _in_library_object(path: Any) -> bool:
+  """Whether a leaf is a field of a registered pytree class (an eqx.Module,
+  a dataclass, a namedtuple...) rather than of dicts, lists and tuples: its
+  Python numbers are then configuration (eqx.nn.MaxPool2d's `init`), static
+  as eqx.filter_jit treats them, not weakly typed data."""
+  return any(not isinstance(k, (tree_util.SequenceKey, tree_util.DictKey))
+             for k in path)
 
 
 def _path_str(path: Any) -> str:
@@ -344,7 +368,8 @@ class TraceCache:
     out_avals = tuple(closed.out_avals)
     out_tree, out_static = out_box[-1]
     return Traced(closed, in_avals, out_avals, out_tree, sig.in_tree,
-                  sig.paths, flat_fun, out_static=out_static)
+                  sig.paths, flat_fun, out_static=out_static,
+                  constant_inputs=tuple(sig.weak))
 
 
 def _is_array_result(leaf: Any) -> bool:
