@@ -38,7 +38,8 @@ from jax2tf_impl.export import signatures
 
 # Attributes of tf.Module that a method name must not shadow.
 _RESERVED = frozenset(dir(tf.Module)) | {
-    "params", "methods", "save", "serving_signatures", "param_paths"}
+    "params", "methods", "save", "serving_signatures", "param_paths",
+    "param_variables", "trainable_param_variables"}
 
 
 @dataclasses.dataclass
@@ -164,7 +165,9 @@ class Module(tf.Module):
   Attributes after construction: `<method name>` for each method (a
   tf.function over the method's arguments), `params` (the params pytree
   with tf.Variable leaves), `param_paths` (keystr path of each variable),
-  `variables` / `trainable_variables` (as any tf.Module).
+  `variables` / `trainable_variables` (as any tf.Module), and
+  `param_variables` / `trainable_param_variables`: lists that a reloaded
+  SavedModel has too (for a GradientTape or an optimizer, without JAX).
   """
 
   def __init__(self, params: Any, methods: Mapping[str, Method | Callable], *,
@@ -193,6 +196,11 @@ class Module(tf.Module):
     is_var = [isinstance(leaf, tf.Variable) for leaf in leaves]
     # A flat list: tf.Module tracks the variables of lists, not of pytrees.
     self._param_variables = [v for v, b in zip(leaves, is_var) if b]
+    # Saved as attributes: a reloaded SavedModel (a restored object, not a
+    # tf.Module) has no `trainable_variables` property; these lists are.
+    self.param_variables = list(self._param_variables)
+    self.trainable_param_variables = [v for v in self._param_variables
+                                      if v.trainable]
     self._py = _Plain(
         param_tree=param_tree, treedef=treedef,
         var_positions=[i for i, b in enumerate(is_var) if b],
