@@ -264,8 +264,7 @@ def test_keras_jax_backend_stateless_call(tmp_path):
 
 
 def test_static_leaves_are_part_of_the_trace_key():
-  import equinox as eqx  # pylint: disable=g-import-not-at-top
-  pytest.importorskip("equinox")
+  eqx = pytest.importorskip("equinox")
   key = jax.random.PRNGKey(0)
   relu = eqx.nn.MLP(3, 2, 4, 1, activation=jax.nn.relu, key=key)
   tanh = eqx.tree_at(lambda m: m.activation, relu, jax.numpy.tanh)
