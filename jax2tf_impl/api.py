@@ -59,6 +59,9 @@ def convert(fun: Callable[..., Any], *,
     same pytree of results as tf.Tensors. It works eagerly and inside
     `tf.function` (with or without jit_compile).
   """
+  if not callable(fun):
+    raise TypeError(f"jax2tf_impl.convert expects a callable, got "
+                    f"{type(fun).__name__}: {fun!r:.80}")
   if native_serialization:
     from jax.experimental import jax2tf  # pylint: disable=g-import-not-at-top
     return jax2tf.convert(fun, polymorphic_shapes=polymorphic_shapes,
@@ -98,11 +101,9 @@ class ConvertedFunction(tf.Module):
     return self._converter.eager_graph_count
 
   def __call__(self, *args: Any, **kwargs: Any) -> Any:
-    if kwargs:
-      raise TypeError(
-          "functions returned by jax2tf_impl.convert take positional "
-          f"arguments only; got keyword arguments {sorted(kwargs)}")
-    return self._converter(args)
+    # Keyword arguments are traced with static shapes, as in jax2tf
+    # (polymorphic_shapes covers the positional arguments).
+    return self._converter(args, kwargs)
 
 
 @functools.lru_cache(maxsize=256)
@@ -138,14 +139,15 @@ class _Converter:
   def eager_graph_count(self) -> int:
     return len(self._eager)
 
-  def __call__(self, args: tuple) -> Any:
-    sig = tracing.signature_of(args, self.polymorphic_shapes, self.constraints)
+  def __call__(self, args: tuple, kwargs: dict[str, Any] | None = None) -> Any:
+    sig = tracing.signature_of(args, self.polymorphic_shapes, self.constraints,
+                               kwargs)
     if tf.executing_eagerly():
       traced, outs = self._call_eagerly(sig)
     else:
       traced = self.traces.get(sig)
       outs = self.run(traced, sig.tensors)
-    result = tree_util.tree_unflatten(traced.out_tree, outs)
+    result = traced.unflatten_outputs(outs)
     if tf.executing_eagerly() and _has_checkify_errors(traced.out_tree):
       # checkify.Error results behave as JAX's (get()/throw() texts).
       result = checkify_support.errors_to_numpy(result)
@@ -187,19 +189,27 @@ class _Converter:
   def state(self, traced: Traced, tensors: Sequence[tf.Tensor]
             ) -> ConversionState:
     """The rules' state for one call: dimension values solved from `tensors`."""
-    args_kwargs_tree = tree_util.tree_structure(
-        (tree_util.tree_unflatten(traced.in_tree, [0] * len(tensors)), {}))
-    dim_env = shapes.solve_dim_env(traced.in_avals, tensors, args_kwargs_tree,
-                                   traced.paths)
+    dim_env = shapes.solve_dim_env(traced.in_avals, tensors,
+                                   traced.args_kwargs_tree, traced.paths)
     return ConversionState(enable_xla=self.enable_xla, dim_env=dim_env,
                            interpret=interpreter.interpret,
                            constants=self.constants,
                            allow_python_callbacks=self.allow_python_callbacks)
 
   def run(self, traced: Traced, tensors: list[tf.Tensor]) -> list[Any]:
-    """The TF outputs of `traced` on `tensors` (flat), in the current context."""
+    """The TF outputs of `traced` on `tensors` (flat), in the current context.
+
+    Inputs and outputs are named as jax2tf names them (`jax2tf_arg_N`,
+    `jax2tf_out`, `jax2tf_out_1`, ...) so tools written for jax2tf graphs
+    find them.
+    """
+    tensors = [tf.identity(t, name=f"jax2tf_arg_{i}")
+               for i, t in enumerate(tensors)]
     if self.with_gradient:
-      return gradients.call_with_jax_gradient(traced, tensors, self.state)
-    outs = interpreter.interpret(traced.closed_jaxpr, list(tensors),
-                                 self.state(traced, tensors))
-    return [gradients.prevent_gradient(o) for o in outs]
+      outs = gradients.call_with_jax_gradient(traced, tensors, self.state)
+    else:
+      outs = interpreter.interpret(traced.closed_jaxpr, list(tensors),
+                                   self.state(traced, tensors))
+      outs = [gradients.prevent_gradient(o) for o in outs]
+    return [tf.identity(o, name="jax2tf_out") if isinstance(o, tf.Tensor)
+            else o for o in outs]

@@ -42,17 +42,23 @@ def _trace_vjp(traced: Traced) -> Any:
   in_avals, out_avals = traced.in_avals, traced.out_avals
   n_in = len(in_avals)
   diff_out = [dt.is_differentiable(a.dtype) for a in out_avals]
-  diff_in = [dt.is_differentiable(a.dtype) for a in in_avals]
+  diff_idx = [i for i, d in enumerate(differentiable_inputs(traced)) if d]
 
   def vjp_fun(*primals_and_cts: Any) -> list[Any]:
-    primals = primals_and_cts[:n_in]
+    primals = list(primals_and_cts[:n_in])
     cts_iter = iter(primals_and_cts[n_in:])
-    _, pullback = jax.vjp(traced.flat_fun, *primals)
+
+    def of_differentiable(*diff_primals: Any) -> list[Any]:
+      full = list(primals)
+      for i, v in zip(diff_idx, diff_primals):
+        full[i] = v
+      return traced.flat_fun(*full)
+
+    _, pullback = jax.vjp(of_differentiable, *[primals[i] for i in diff_idx])
     cts = [next(cts_iter) if d else
            np.zeros(a.shape, dtype=dt.FLOAT0)
            for a, d in zip(out_avals, diff_out)]
-    in_cts = pullback(cts)
-    return [ct for ct, d in zip(in_cts, diff_in) if d]
+    return list(pullback(cts))
 
   sds = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
          for a in in_avals]
@@ -64,6 +70,14 @@ def _trace_vjp(traced: Traced) -> Any:
   return closed
 
 
+def differentiable_inputs(traced: Traced) -> list[bool]:
+  """Per flat input: whether it gets a cotangent (float/complex, and not a
+  Python scalar, which is a TF constant no gradient reaches)."""
+  consts = traced.constant_inputs or (False,) * len(traced.in_avals)
+  return [dt.is_differentiable(a.dtype) and not c
+          for a, c in zip(traced.in_avals, consts)]
+
+
 def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
                            state_fn: StateFn) -> list[Any]:
   """Runs the forward conversion with the converted JAX VJP as gradient.
@@ -71,7 +85,7 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
   `state_fn(traced, xs)` gives the rules' state for inputs `xs`; the
   gradient solves the dimension environment again from the same inputs.
   """
-  diff_in = [dt.is_differentiable(a.dtype) for a in traced.in_avals]
+  diff_in = differentiable_inputs(traced)
 
   @tf.custom_gradient
   def forward(*xs: tf.Tensor):
@@ -120,8 +134,8 @@ def _converted_vjp(traced: Traced, xs: Sequence[tf.Tensor],
   state = state_fn(traced, xs)
   in_cts = interpreter.interpret(vjp_closed, list(xs) + used_cts, state)
   it = iter(in_cts)
-  return [next(it) if dt.is_differentiable(a.dtype) else tf.zeros_like(x)
-          for a, x in zip(traced.in_avals, xs)]
+  return [next(it) if d else tf.zeros_like(x)
+          for d, x in zip(differentiable_inputs(traced), xs)]
 
 
 # JAX's error when call_tf's VJP (itself a call_tf, without declared output

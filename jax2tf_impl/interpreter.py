@@ -8,6 +8,7 @@ the wrong type fails at conversion time instead of computing a wrong answer.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from typing import Any, Sequence
@@ -184,7 +185,7 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
       source=_Source(eqn))  # type: ignore[arg-type]
   if rule is None:
     raise ctx.unsupported("no rule is registered for this primitive")
-  with tf.name_scope(_scope_name(str(eqn.primitive))):
+  with _user_scopes(eqn), tf.name_scope(_scope_name(str(eqn.primitive))):
     try:
       out = rule(ctx, *invals, **eqn.params)
     except UnsupportedPrimitiveError:
@@ -204,8 +205,21 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
   return [_check_output(ctx, i, o) for i, o in enumerate(outs)]
 
 
+def _user_scopes(eqn: Any) -> contextlib.ExitStack:
+  """TF name scopes for the equation's `jax.named_scope` / `jax.named_call`
+  names (its name stack, e.g. 'encoder/attention'), as jax2tf keeps them."""
+  stack = contextlib.ExitStack()
+  name_stack = str(getattr(eqn.source_info, "name_stack", "") or "")
+  for part in name_stack.split("/"):
+    if part:
+      stack.enter_context(tf.name_scope(_scope_name(part)))
+  return stack
+
+
 def _scope_name(name: str) -> str:
-  return "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "op"
+  out = "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "op"
+  # TF scope names start with a letter, digit or '.'.
+  return out if out[0].isalnum() or out[0] == "." else "s" + out
 
 
 def _check_output(ctx: RuleContext, i: int, value: Any) -> Any:

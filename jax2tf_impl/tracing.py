@@ -64,6 +64,28 @@ class Traced:
   # The VJP jaxpr of `flat_fun`, traced by gradients.py on first use.
   vjp: Lazy = dataclasses.field(default_factory=Lazy, compare=False,
                                 repr=False)
+  # Result leaves that are not arrays (functions, strings, ...: static
+  # fields of library models), as (position in the result leaves, value).
+  out_static: tuple = ()
+  # Per flat input: a Python scalar, i.e. a constant on the TF side that no
+  # TF gradient can reach; the VJP does not differentiate with respect to
+  # it (as eqx.filter_grad closes over non-arrays), which also lets e.g.
+  # eqx.nn.MaxPool2d's float `init` (reduce_window's init_value) through.
+  constant_inputs: tuple = ()
+
+  @property
+  def args_kwargs_tree(self) -> Any:
+    """The tree of `(args, kwargs)` over the flat dynamic inputs, as JAX's
+    shape solver wants it (for its messages)."""
+    return tree_util.tree_structure(
+        (tree_util.tree_unflatten(self.in_tree, [0] * self.in_tree.num_leaves),
+         {}))
+
+  def unflatten_outputs(self, outs: Sequence[Any]) -> Any:
+    """The function's result pytree from the flat TF outputs, with the
+    static (non-array) result leaves put back where they were."""
+    return tree_util.tree_unflatten(self.out_tree,
+                                    merge_leaves(list(outs), self.out_static))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +98,10 @@ class Signature:
   specs: list
   sym_shapes: list  # per leaf: ints and JAX symbolic dimensions
   key: tuple
+  # The tree of (args, kwargs) over every leaf, static ones included, and
+  # the static leaves as (position among all leaves, value).
+  full_tree: Any = None
+  static: tuple = ()
 
   def tensor_specs(self) -> list[tf.TensorSpec]:
     """The input signature of a graph serving every call with this key:
@@ -140,18 +166,132 @@ def _leaf_to_tensor(leaf: Any, path: str) -> tuple[tf.Tensor, bool]:
   return tensor, weak
 
 
+def is_array_leaf(leaf: Any) -> bool:
+  """Whether a pytree leaf is data (becomes a TF value) rather than static.
+
+  Arrays of every kind (TF tensors and variables, numpy arrays and scalars,
+  jax.Arrays, anything with `__array__`) and Python scalars are data. Any
+  other leaf -- a function, a string, an enum, an object -- is static: it
+  is part of the trace key and is passed to the JAX function as it is,
+  the rule `eqx.partition(tree, eqx.is_array_like)` applies. That is what
+  lets library models (an `eqx.Module` holding its activation function, a
+  Flax `nnx` state with its graph definition beside it) be arguments and
+  results as they are.
+  """
+  if isinstance(leaf, (tf.Tensor, tf.Variable, np.ndarray, np.generic,
+                       bool, int, float, complex, jax.Array)):
+    return True
+  if isinstance(leaf, (str, bytes)) or callable(leaf):
+    return False
+  return hasattr(leaf, "__array__") or hasattr(leaf, "__jax_array__")
+
+
+def is_python_scalar(leaf: Any) -> bool:
+  """A Python bool/int/float/complex (weakly typed in JAX), not numpy's."""
+  return (isinstance(leaf, (bool, int, float, complex))
+          and not isinstance(leaf, np.generic))
+
+
+class _ByIdentity:
+  """A static leaf that cannot be hashed, compared by identity in trace keys
+  (it keeps the object alive so that its id is not reused)."""
+
+  def __init__(self, obj: Any):
+    self.obj = obj
+
+  def __hash__(self) -> int:
+    return id(self.obj)
+
+  def __eq__(self, other: Any) -> bool:
+    return isinstance(other, _ByIdentity) and other.obj is self.obj
+
+
+def _key_of_static(leaf: Any) -> Any:
+  try:
+    hash(leaf)
+  except TypeError:
+    return _ByIdentity(leaf)
+  return (type(leaf), leaf)
+
+
+def merge_leaves(dynamic: list[Any], static: Sequence[tuple[int, Any]]
+                 ) -> list[Any]:
+  """All leaves, from the dynamic ones in order and (position, value) statics."""
+  leaves = list(dynamic)
+  for i, value in static:
+    leaves.insert(i, value)
+  return leaves
+
+
+def split_leaves(leaves: Sequence[Any], is_dynamic: Callable[[Any], bool]
+                 ) -> tuple[list[Any], tuple[tuple[int, Any], ...]]:
+  """(dynamic leaves, ((position, static leaf), ...)); merge_leaves inverts."""
+  dynamic, static = [], []
+  for i, leaf in enumerate(leaves):
+    if is_dynamic(leaf):
+      dynamic.append(leaf)
+    else:
+      static.append((i, leaf))
+  return dynamic, tuple(static)
+
+
+def _dynamic_tree(full_tree: Any, leaves: list[Any],
+                  static: tuple, n_dynamic: int) -> Any:
+  """The tree over the dynamic leaves only: the full tree with each static
+  leaf replaced by None (as eqx.partition does), or a flat tuple where a
+  pytree node does not accept None children."""
+  if not static:
+    return full_tree
+  positions = {i for i, _ in static}
+  try:
+    holes = tree_util.tree_unflatten(
+        full_tree, [None if i in positions else 0 for i in range(len(leaves))])
+    tree = tree_util.tree_structure(holes)
+    if tree.num_leaves == n_dynamic:
+      return tree
+  except Exception:  # pylint: disable=broad-except
+    pass
+  return tree_util.tree_structure((tuple([0] * n_dynamic), {}))
+
+
 def signature_of(args: tuple, polymorphic_shapes: Any,
-                 constraints: Sequence[str]) -> Signature:
-  """Flattens `args` to tensors and computes the key of their trace."""
-  args = _plain_containers(args)
-  with_paths, in_tree = tree_util.tree_flatten_with_path(args)
-  paths = tuple("args" + tree_util.keystr(p) for p, _ in with_paths)
+                 constraints: Sequence[str],
+                 kwargs: dict[str, Any] | None = None) -> Signature:
+  """Flattens `args` (and `kwargs`) to tensors and computes the key of
+  their trace.
+
+  Leaves that are not arrays (see `is_array_leaf`), and Python numbers
+  that are fields of a registered pytree class (not of a dict, list or
+  tuple), are static: they take part in the key and are given to the JAX
+  function unchanged. Keyword
+  arguments are traced with static shapes (as in jax2tf: polymorphic_shapes
+  covers the positional arguments).
+  """
+  args = _plain_containers(tuple(args))
+  kwargs = _plain_containers(dict(kwargs or {}))
+  with_paths, full_tree = tree_util.tree_flatten_with_path((args, kwargs))
+  all_paths = [_path_str(p) for p, _ in with_paths]
+  all_leaves = [leaf for _, leaf in with_paths]
+  n_args = tree_util.tree_structure(args).num_leaves
+  arg_specs = shapes.parse_specs(polymorphic_shapes, args,
+                                 all_paths[:n_args],
+                                 tree_util.tree_structure(args))
+  all_specs = list(arg_specs) + [None] * (len(all_leaves) - n_args)
+  is_dynamic = [is_array_leaf(leaf) and not (
+      is_python_scalar(leaf) and _in_library_object(p)) for p, leaf in with_paths]
+  dyn_idx = [i for i, d in enumerate(is_dynamic) if d]
+  static = tuple((i, all_leaves[i]) for i, d in enumerate(is_dynamic) if not d)
+  paths = tuple(all_paths[i] for i in dyn_idx)
+  specs = [all_specs[i] for i in dyn_idx]
   tensors, weak = [], []
-  for (_, leaf), path in zip(with_paths, paths):
-    t, w = _leaf_to_tensor(leaf, path)
+  for i, path in zip(dyn_idx, paths):
+    t, w = _leaf_to_tensor(all_leaves[i], path)
     tensors.append(t)
     weak.append(w)
-  specs = shapes.parse_specs(polymorphic_shapes, args, list(paths), in_tree)
+  if kwargs or static:
+    in_tree = _dynamic_tree(full_tree, all_leaves, static, len(tensors))
+  else:
+    in_tree = tree_util.tree_structure(args)
   static_shapes = [tuple(t.shape.as_list()) if t.shape.rank is not None
                    else None for t in tensors]
   for s, path in zip(static_shapes, paths):
@@ -164,9 +304,27 @@ def signature_of(args: tuple, polymorphic_shapes: Any,
   # trace serves every size (eagerly as well as under tf.function).
   key_shapes = tuple(tuple(None if shapes.is_symbolic(d) else d for d in s)
                      for s in sym_shapes)
-  key = (in_tree, tuple(specs), key_shapes,
-         tuple(t.dtype for t in tensors), tuple(weak), dt.x64_enabled())
-  return Signature(tensors, weak, paths, in_tree, specs, sym_shapes, key)
+  key = (full_tree, tuple(specs), key_shapes,
+         tuple(t.dtype for t in tensors), tuple(weak), dt.x64_enabled(),
+         tuple((i, _key_of_static(v)) for i, v in static))
+  return Signature(tensors, weak, paths, in_tree, specs, sym_shapes, key,
+                   full_tree, static)
+
+
+def _in_library_object(path: Any) -> bool:
+  """Whether a leaf is a field of a registered pytree class (an eqx.Module,
+  a dataclass, a namedtuple...) rather than of dicts, lists and tuples: its
+  Python numbers are then configuration (eqx.nn.MaxPool2d's `init`), static
+  as eqx.filter_jit treats them, not weakly typed data."""
+  return any(not isinstance(k, (tree_util.SequenceKey, tree_util.DictKey))
+             for k in path)
+
+
+def _path_str(path: Any) -> str:
+  """'args[0]['w']' for positional leaves, "kwargs['x']" for keywords."""
+  head, rest = path[0], path[1:]
+  prefix = "args" if getattr(head, "idx", 0) == 0 else "kwargs"
+  return prefix + tree_util.keystr(tuple(rest))
 
 
 class TraceCache:
@@ -191,20 +349,29 @@ class TraceCache:
     self.trace_count += 1
     sds = [jax.ShapeDtypeStruct(s, dt.to_np_dtype(t.dtype), weak_type=w)
            for s, t, w in zip(sig.sym_shapes, sig.tensors, sig.weak)]
-    out_tree_box: list[Any] = []
-    fun, in_tree = self.fun, sig.in_tree
+    out_box: list[Any] = []
+    fun, full_tree, static = self.fun, sig.full_tree, sig.static
 
     def flat_fun(*flat_args: Any) -> list[Any]:
-      args = tree_util.tree_unflatten(in_tree, flat_args)
-      out = fun(*args)
+      args, kwargs = tree_util.tree_unflatten(
+          full_tree, merge_leaves(list(flat_args), static))
+      out = fun(*args, **kwargs)
       leaves, tree = tree_util.tree_flatten(out)
-      out_tree_box.append(tree)
-      return leaves
+      dynamic, out_static = split_leaves(leaves, _is_array_result)
+      out_box.append((tree, out_static))
+      return dynamic
 
     closed = prng_keys.physicalize(
         state_discharge.discharge(jax.make_jaxpr(flat_fun)(*sds)))
     interpreter.check_supported(closed)
     in_avals = tuple(v.aval for v in closed.jaxpr.invars)
     out_avals = tuple(closed.out_avals)
-    return Traced(closed, in_avals, out_avals, out_tree_box[-1], in_tree,
-                  sig.paths, flat_fun)
+    out_tree, out_static = out_box[-1]
+    return Traced(closed, in_avals, out_avals, out_tree, sig.in_tree,
+                  sig.paths, flat_fun, out_static=out_static,
+                  constant_inputs=tuple(sig.weak))
+
+
+def _is_array_result(leaf: Any) -> bool:
+  """Result leaves that are data: JAX values (tracers) and array-likes."""
+  return isinstance(leaf, jax.core.Tracer) or is_array_leaf(leaf)

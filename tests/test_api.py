@@ -163,9 +163,11 @@ def test_polymorphic_spec_rank_mismatch_names_argument():
     converted({"x": np.ones((2, 4), np.float32)})
 
 
-def test_keyword_arguments_are_rejected_clearly():
-  with pytest.raises(TypeError, match="positional"):
-    jax2tf_impl.convert(lambda x: x)(x=1.0)
+def test_keyword_arguments_are_accepted():
+  # As in jax2tf: keyword arguments are traced with static shapes
+  # (tests/test_library_models.py has polymorphic and gradient cases).
+  out = jax2tf_impl.convert(lambda x, *, y: x - y)(3.0, y=1.0)
+  np.testing.assert_allclose(out.numpy(), 2.0)
 
 
 # --- errors for unsupported primitives -------------------------------------

@@ -1,0 +1,110 @@
+"""The `jax2tf-impl` command line: export (params from .npz / .msgpack,
+polymorphic --shape, several targets, the summary) and check (the
+portability report); what it saved reloads without JAX."""
+import json
+import os
+import tomllib
+
+import numpy as np
+import pytest
+
+from jax2tf_impl import cli
+from support.no_jax import run_without_jax
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+_MODEL = '''
+import jax.numpy as jnp
+
+def apply(params, x):
+  return jnp.tanh(x @ params["dense"]["w"] + params["dense"]["b"])
+
+def bits(x):
+  return x & jnp.uint32(7)
+'''
+
+
+@pytest.fixture
+def model_dir(tmp_path, monkeypatch):
+  (tmp_path / "cli_model_pkg.py").write_text(_MODEL)
+  monkeypatch.syspath_prepend(str(tmp_path))
+  rng = np.random.RandomState(0)
+  w, b = rng.randn(4, 3).astype(np.float32), rng.randn(3).astype(np.float32)
+  np.savez(tmp_path / "ckpt.npz", **{"dense/w": w, "dense/b": b})
+  return tmp_path, w, b
+
+
+def test_console_script_is_declared():
+  with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+    scripts = tomllib.load(f)["project"]["scripts"]
+  assert scripts["jax2tf-impl"] == "jax2tf_impl.cli:main"
+
+
+def test_export_summary_and_reload_without_jax(model_dir, capsys):
+  tmp, w, b = model_dir
+  out = str(tmp / "out")
+  rc = cli.main(["export", "cli_model_pkg:apply", "--params",
+                 str(tmp / "ckpt.npz"), "--shape", "(b, 4)",
+                 "--to", "saved_model,tflite,onnx,tfjs", "--out", out])
+  captured = capsys.readouterr()
+  assert rc == 0, captured
+  lines = {l.split()[0]: l for l in captured.out.splitlines() if l.strip()}
+  for target in ("saved_model", "tflite", "onnx"):
+    assert lines[target].split()[1] == "yes", captured.out
+    diff = float(lines[target].split()[4])
+    assert diff < 1e-5, lines[target]
+  assert "ops" in lines["TF"] and "max |TF - JAX|" in lines["TF"]
+  # TF.js: the op/dtype check passes (the converter itself may be absent).
+  assert lines["tfjs"].split()[1] == "yes", captured.out
+  assert "3/6 saved_model" in captured.err  # progress
+  assert os.path.getsize(os.path.join(out, "model.tflite")) > 0
+  assert os.path.getsize(os.path.join(out, "model.onnx")) > 0
+  x = np.random.RandomState(1).randn(7, 4).astype(np.float32)
+  np.save(str(tmp / "x.npy"), x)
+  got = run_without_jax(r"""
+import json, sys
+m = tf.saved_model.load(sys.argv[1])
+out = m.signatures["serving_default"](input_0=tf.constant(np.load(sys.argv[2])))
+print(json.dumps(out["output_0"].numpy().tolist()))
+""", os.path.join(out, "saved_model"), str(tmp / "x.npy"))
+  np.testing.assert_allclose(np.asarray(json.loads(got.strip().splitlines()[-1])),
+                             np.tanh(x @ w + b), rtol=1e-5, atol=1e-6)
+
+
+def test_export_params_from_flax_msgpack(model_dir, capsys):
+  serialization = pytest.importorskip("flax.serialization")
+  tmp, w, b = model_dir
+  with open(tmp / "ckpt.msgpack", "wb") as f:
+    f.write(serialization.msgpack_serialize({"dense": {"w": w, "b": b}}))
+  rc = cli.main(["export", "cli_model_pkg:apply", "--params",
+                 str(tmp / "ckpt.msgpack"), "--shape", "(b, 4)",
+                 "--to", "saved_model", "--out", str(tmp / "o2"), "--quiet"])
+  assert rc == 0, capsys.readouterr()
+
+
+def test_check_reports_blocking_dtype_for_tfjs(model_dir, capsys):
+  rc = cli.main(["check", "cli_model_pkg:bits", "--shape", "(b, 3)",
+                 "--dtype", "uint32"])
+  report = capsys.readouterr().out
+  assert rc == 1, report
+  lines = report.splitlines()
+  tfjs = lines.index(next(l for l in lines if l.startswith("tfjs")))
+  assert lines[tfjs].split()[1] == "NO"
+  block = "\n".join(lines[tfjs + 1:])
+  assert "dtype uint32" in block and "(from primitive and)" in block, report
+  assert next(l for l in lines if l.startswith("saved_model")).split()[1] == "yes"
+
+
+def test_check_all_targets_for_a_portable_function(model_dir, capsys):
+  tmp, _, _ = model_dir
+  rc = cli.main(["check", "cli_model_pkg:apply", "--params",
+                 str(tmp / "ckpt.npz"), "--shape", "(b, 4)"])
+  report = capsys.readouterr().out
+  assert rc == 0, report
+  for target in cli.TARGETS:
+    assert f"{target:<12} yes" in report, report
+
+
+def test_bad_function_spec():
+  with pytest.raises(SystemExit):
+    cli.main(["check", "no_colon_here", "--shape", "(3,)"])
