@@ -12,7 +12,7 @@ from jax import lax
 from jax._src.lax import linalg as lax_linalg
 
 import jax2tf_impl
-from support.tf_testing import jax_outputs as jax_run, run_converted
+from support.tf_testing import jax_outputs as jax_run, random_array, run_converted
 
 
 def _run_fn(fn, *args, mode="eager", enable_xla=True, **kw):
@@ -31,12 +31,7 @@ def assert_same(tf_outs, jax_outs, tol):
     np.testing.assert_allclose(t, j, rtol=tol, atol=tol, equal_nan=True)
 
 
-def rand(shape, dtype, seed=0):
-  rng = np.random.RandomState(seed)
-  x = rng.randn(*shape)
-  if np.issubdtype(dtype, np.complexfloating):
-    x = x + 1j * rng.randn(*shape)
-  return x.astype(dtype)
+rand = random_array
 
 
 # --- cholesky ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from jax import lax
 from jax._src import public_test_util as jtu
 
 import jax2tf_impl
+from support.tf_testing import jax_outputs, random_array
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 
 jax.config.update("jax_enable_x64", True)
@@ -44,20 +45,11 @@ def run(fn, *args, mode="eager"):
   return [np.asarray(o) for o in tf.nest.flatten(outs)]
 
 
-def jax_run(fn, *args):
-  return [np.asarray(o) for o in jax.tree_util.tree_leaves(jax.jit(fn)(*args))]
-
-
-def rand(shape, dtype, seed=0):
-  rng = np.random.RandomState(seed)
-  x = rng.randn(*shape)
-  if np.issubdtype(dtype, np.complexfloating):
-    x = x + 1j * rng.randn(*shape)
-  return x.astype(dtype)
+rand = random_array
 
 
 def assert_matches_jax(fn, args, mode, tol):
-  got, want = run(fn, *args, mode=mode), jax_run(fn, *args)
+  got, want = run(fn, *args, mode=mode), jax_outputs(fn, *args)
   assert len(got) == len(want)
   for g, w in zip(got, want):
     assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, w.dtype,
@@ -115,7 +107,7 @@ def test_qr_pivoting_rank_deficient():
   # columns are arbitrary (in LAPACK too); check what is determined.
   a = np.outer(np.arange(1., 5.), np.arange(1., 4.))
   q, r, p = run(lambda x: jsl.qr(x, pivoting=True), a, mode="graph")
-  wq, wr, wp = jax_run(lambda x: jsl.qr(x, pivoting=True), a)
+  wq, wr, wp = jax_outputs(lambda x: jsl.qr(x, pivoting=True), a)
   assert p[0] == wp[0] and sorted(p) == [0, 1, 2]
   np.testing.assert_allclose(r[0], wr[0], rtol=1e-12)
   np.testing.assert_allclose(q[:, 0], wq[:, 0], rtol=1e-12)
@@ -178,7 +170,7 @@ def test_schur_properties(mode, dtype):
       inputs(dtype) + [rand((8, 8), dtype, 7)])
   fn = lambda *xs: [jsl.schur(x) for x in xs]
   outs = run(fn, *xs, mode=mode)
-  want = jax_run(fn, *xs)
+  want = jax_outputs(fn, *xs)
   for k, x in enumerate(xs):
     t, z = outs[2 * k], outs[2 * k + 1]
     assert t.dtype == want[2 * k].dtype and t.shape == want[2 * k].shape

@@ -331,17 +331,23 @@ def _debug_callback(ctx: RuleContext, *args: Any, callback: Any, effect: Any,
   return _call_python(ctx, run, list(args), stateful=True)
 
 
+def _check_host_callback(ctx: RuleContext, what: str) -> None:
+  """A callback that returns values needs Python at run time: refused with
+  allow_python_callbacks=False, and under jit_compile (XLA cannot call it)."""
+  _check_python_allowed(ctx, what)
+  if compiling_with_xla():
+    raise ctx.unsupported(
+        f"{what} under tf.function(jit_compile=True): XLA cannot call "
+        "Python; call the converted function without jit_compile")
+
+
 @register(ji.pure_callback_p)
 def _pure_callback(ctx: RuleContext, *args: Any, callback: Any,
                    result_avals: Any, sharding: Any,
                    vmap_method: Any) -> list[Any]:
   # vmap_method was applied by JAX's batching rule when the jaxpr was
   # traced; on one device the callback is simply called.
-  _check_python_allowed(ctx, "jax.pure_callback")
-  if compiling_with_xla():
-    raise ctx.unsupported(
-        "jax.pure_callback under tf.function(jit_compile=True): XLA cannot "
-        "call Python; call the converted function without jit_compile")
+  _check_host_callback(ctx, "jax.pure_callback")
 
   def run(*np_args: Any) -> list[Any]:
     return list(ji.pure_callback_impl(
@@ -354,11 +360,7 @@ def _pure_callback(ctx: RuleContext, *args: Any, callback: Any,
 @register(ji.io_callback_p)
 def _io_callback(ctx: RuleContext, *args: Any, callback: Any,
                  result_avals: Any, sharding: Any, ordered: bool) -> list[Any]:
-  _check_python_allowed(ctx, "jax.experimental.io_callback")
-  if compiling_with_xla():
-    raise ctx.unsupported(
-        "io_callback under tf.function(jit_compile=True): XLA cannot call "
-        "Python; call the converted function without jit_compile")
+  _check_host_callback(ctx, "jax.experimental.io_callback")
 
   def run(*np_args: Any) -> list[Any]:
     return list(ji.io_callback_impl(

@@ -82,6 +82,32 @@ def index_dtype(*shapes: Sequence[DimValue], extra: int = 0) -> tf.DType:
   return tf.int32
 
 
+def operand_index_parts(d: int, starts: Any, index_map: Sequence[int],
+                        operand_batching_dims: Sequence[int],
+                        index_batching_dims: Sequence[int],
+                        window_operand_dims: Sequence[int],
+                        window_positions: Sequence[int],
+                        window_size: Any, batch_shape: Sequence[DimValue],
+                        batch_pos: Sequence[int], rank: int,
+                        itype: tf.DType) -> list[Any]:
+  """The terms whose sum is operand dimension d's index at each element of a
+  gather's output / a scatter's updates (of rank `rank`): the clamped start
+  index if d is indexed, the batch position if d is a batching dimension,
+  plus the position inside the window if d is a window dimension
+  (`window_size(j)` is the size of the j-th window dimension)."""
+  parts = []
+  if d in index_map:
+    parts.append(at_positions(starts[..., list(index_map).index(d)],
+                              batch_shape, batch_pos, rank))
+  elif d in operand_batching_dims:
+    s = index_batching_dims[list(operand_batching_dims).index(d)]
+    parts.append(iota_at(batch_shape[s], batch_pos[s], rank, itype))
+  if d in window_operand_dims:
+    j = list(window_operand_dims).index(d)
+    parts.append(iota_at(window_size(j), window_positions[j], rank, itype))
+  return parts
+
+
 def broadcast_sum(terms: list[Any], shape: Sequence[DimValue],
                   itype: tf.DType) -> Any:
   """The sum of broadcastable `terms`, broadcast to `shape`."""
@@ -180,19 +206,11 @@ def _gather_general(ctx: RuleContext, operand: Any, starts: Any, dnums: Any,
                          and d not in dnums.operand_batching_dims]
   columns = []
   for d in range(rank):
-    terms = []
-    if d in dnums.start_index_map:
-      k = list(dnums.start_index_map).index(d)
-      terms.append(at_positions(starts[..., k], batch_shape, batch_pos,
-                                out_rank))
-    elif d in dnums.operand_batching_dims:
-      s = dnums.start_indices_batching_dims[
-          list(dnums.operand_batching_dims).index(d)]
-      terms.append(iota_at(batch_shape[s], batch_pos[s], out_rank, itype))
-    if d in offset_operand_dims:
-      j = offset_operand_dims.index(d)
-      terms.append(iota_at(ctx.dim(slice_sizes[d]), dnums.offset_dims[j],
-                           out_rank, itype))
+    terms = operand_index_parts(
+        d, starts, dnums.start_index_map, dnums.operand_batching_dims,
+        dnums.start_indices_batching_dims, offset_operand_dims,
+        dnums.offset_dims, lambda j, d=d: ctx.dim(slice_sizes[d]),
+        batch_shape, batch_pos, out_rank, itype)
     columns.append(broadcast_sum(terms, out_shape, itype))
   full_index = tf.stack(columns, axis=-1)
   return tf.gather_nd(operand, full_index)

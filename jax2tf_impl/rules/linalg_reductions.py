@@ -61,6 +61,19 @@ def larfg(alpha: tf.Tensor, x: tf.Tensor
   return beta, tau, scale
 
 
+def _reflector_below(a: tf.Tensor, i: Any, rows: tf.Tensor
+                     ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """LAPACK's larfg for column i of `a` below the subdiagonal: (beta, tau, v)
+  with v[i + 1] = 1 and v zero above it (gehd2 / sytd2 step i)."""
+  col = tf.gather(a, i, axis=-1)
+  alpha = tf.gather(col, i + 1, axis=-1)
+  x = tf.where(rows > i + 1, col, tf.zeros_like(col))
+  beta, tau, scale = larfg(alpha, x)
+  v = tf.where(rows > i + 1, col * scale[..., None],
+               tf.cast(tf.equal(rows, i + 1), a.dtype) * tf.ones_like(col))
+  return beta, tau, v
+
+
 def _one_hot(n: Any, j: Any, dtype: tf.DType) -> tf.Tensor:
   return tf.cast(tf.equal(tf.range(n), j), dtype)
 
@@ -135,11 +148,7 @@ def gehrd(a: tf.Tensor, n: Any) -> tuple[tf.Tensor, tf.Tensor]:
 
   def body(i, a, taus):
     col = tf.gather(a, i, axis=-1)
-    alpha = tf.gather(col, i + 1, axis=-1)
-    x = tf.where(rows > i + 1, col, tf.zeros_like(col))
-    beta, tau, scale = larfg(alpha, x)
-    v = tf.where(rows > i + 1, col * scale[..., None],
-                 tf.cast(tf.equal(rows, i + 1), a.dtype) * tf.ones_like(col))
+    beta, tau, v = _reflector_below(a, i, rows)
     tau_ = tau[..., None, None]
     # Right: a <- a - tau (a v) v^H (v is zero up to row i: column i stays).
     a = a - tau_ * tf.linalg.matvec(a, v)[..., :, None] * tf.math.conj(
@@ -188,12 +197,7 @@ def _sytrd_lower(a: tf.Tensor, n: Any
   vs0 = tf.zeros_like(a)
 
   def body(i, h, e, taus, vs):
-    col = tf.gather(h, i, axis=-1)
-    alpha = tf.gather(col, i + 1, axis=-1)
-    x = tf.where(rows > i + 1, col, tf.zeros_like(col))
-    beta, tau, scale = larfg(alpha, x)
-    v = tf.where(rows > i + 1, col * scale[..., None],
-                 tf.cast(tf.equal(rows, i + 1), a.dtype) * tf.ones_like(col))
+    beta, tau, v = _reflector_below(h, i, rows)
     w = tau[..., None] * tf.linalg.matvec(h, v)
     w = tf.where(rows > i, w, tf.zeros_like(w))
     wv = tf.reduce_sum(tf.math.conj(w) * v, -1)

@@ -257,13 +257,18 @@ def float_array_words(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
 
 
 # --- whole values --------------------------------------------------------
+def _printable_float(x: tf.Tensor) -> tf.Tensor:
+  """bfloat16 and float8 are written as float32 (no digit tables for them)."""
+  if x.dtype not in _MAX_DIGITS or x.dtype == tf.bfloat16:
+    return tf.cast(x, tf.float32)
+  return x
+
+
 def _element_words(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
   if x.dtype == tf.bool:
     return tf.where(x, " True", "False")
   if x.dtype.is_floating:
-    if x.dtype not in _MAX_DIGITS or x.dtype == tf.bfloat16:
-      x = tf.cast(x, tf.float32)  # bfloat16, float8: written as float32
-    return float_array_words(x, options)
+    return float_array_words(_printable_float(x), options)
   if x.dtype.is_integer:
     s = tf.strings.as_string(x)
     return _lpad(s, _max_len(s, tf.ones_like(s, tf.bool)))
@@ -275,9 +280,7 @@ def scalar_str(x: tf.Tensor, options: dict[str, Any]) -> tf.Tensor:
   if x.dtype == tf.bool:
     return tf.where(x, "True", "False")
   if x.dtype.is_floating:
-    if x.dtype not in _MAX_DIGITS or x.dtype == tf.bfloat16:
-      x = tf.cast(x, tf.float32)  # bfloat16, float8: written as float32
-    return float_scalar_str(x, options)
+    return float_scalar_str(_printable_float(x), options)
   if x.dtype.is_integer:
     return tf.strings.as_string(x)
   if x.dtype.is_complex:

@@ -37,7 +37,7 @@ from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.indexing import (Mode, as_index, at_positions,
                                         broadcast_sum, exact_indices,
-                                        index_dtype, iota_at)
+                                        index_dtype, iota_at, operand_index_parts)
 from jax2tf_impl.rules.semantics import is_nan
 from jax2tf_impl.rules.support import as_shape, is_static
 from jax2tf_impl.shapes import DimValue
@@ -83,18 +83,12 @@ def _linear_targets(ctx: RuleContext, indices: Any, dnums: Any, mode: Any,
   terms = []
   for d in range(rank):
     stride = as_index(_dprod(op_shape[d + 1:]), itype)
-    parts = []
-    if d in smap:
-      parts.append(at_positions(starts[..., smap.index(d)], batch_shape,
-                                batch_pos, upd_rank))
-    elif d in dnums.operand_batching_dims:
-      s = dnums.scatter_indices_batching_dims[
-          list(dnums.operand_batching_dims).index(d)]
-      parts.append(iota_at(batch_shape[s], batch_pos[s], upd_rank, itype))
-    if d in window_dims:
-      j = window_dims.index(d)
-      parts.append(iota_at(upd_shape[dnums.update_window_dims[j]],
-                           dnums.update_window_dims[j], upd_rank, itype))
+    parts = operand_index_parts(
+        d, starts, smap, dnums.operand_batching_dims,
+        dnums.scatter_indices_batching_dims, window_dims,
+        dnums.update_window_dims,
+        lambda j: upd_shape[dnums.update_window_dims[j]],
+        batch_shape, batch_pos, upd_rank, itype)
     terms.extend(p * stride if not (isinstance(stride, int) and stride == 1)
                  else p for p in parts)
   linear = tf.reshape(broadcast_sum(terms, upd_shape, itype), [-1])

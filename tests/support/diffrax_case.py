@@ -40,6 +40,20 @@ def loss(y0, k):
   return jnp.sum(solve(y0, k) ** 2)
 
 
+def tf_gradients(conv, y0, k):
+  """d conv(y0, k) / d (y0, k) by a tf.GradientTape inside tf.function."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  @tf.function(autograph=False)
+  def grads(y0, k):
+    with tf.GradientTape() as tape:
+      tape.watch([y0, k])
+      value = conv(y0, k)
+    return tape.gradient(value, [y0, k])
+
+  return grads(tf.constant(y0), tf.constant(k))
+
+
 def _main(out_dir):
   """EQX_ON_ERROR=nan: forward in 4 modes, the error path (NaN), a
   SavedModel for a reload without JAX, and the gradient (when possible)."""
@@ -71,14 +85,7 @@ def _main(out_dir):
     conv = jax2tf_impl.convert(loss)
     y0, k = tf.constant(Y0), tf.constant(K)
 
-    @tf.function(autograph=False)
-    def grads(y0, k):
-      with tf.GradientTape() as tape:
-        tape.watch([y0, k])
-        value = conv(y0, k)
-      return tape.gradient(value, [y0, k])
-
-    got = grads(y0, k)
+    got = tf_gradients(conv, y0, k)
     result["grad"] = [np.asarray(g).tolist() for g in got]
     result["grad_expected"] = [np.asarray(g).tolist() for g in jax.jit(
         jax.grad(loss, argnums=(0, 1)))(Y0, K)]

@@ -71,3 +71,13 @@ def jax_32bit():
   (tests/conftest.py turns x64 on for the harness suite)."""
   import jax  # pylint: disable=g-import-not-at-top
   return jax.enable_x64(False)
+
+
+def random_array(shape, dtype, seed=0):
+  """Standard normal values of `dtype` (complex: independent real and
+  imaginary parts), reproducible by `seed`."""
+  rng = np.random.RandomState(seed)
+  x = rng.randn(*shape)
+  if np.issubdtype(dtype, np.complexfloating):
+    x = x + 1j * rng.randn(*shape)
+  return x.astype(dtype)
