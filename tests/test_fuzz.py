@@ -3,7 +3,7 @@ converted and run in eager / tf.function / jit_compile / enable_xla=False /
 enable_xla=False under jit_compile, compared with `jax.jit` at JAX's
 tolerances (tests/fuzz/check.py).
 
-Budget: JAX2TF_IMPL_FUZZ_SECONDS (default 60) or JAX2TF_IMPL_FUZZ_PROGRAMS
+Budget: JAX2TF_IMPL_FUZZ_SECONDS (default 90, .ci/run sets it) or JAX2TF_IMPL_FUZZ_PROGRAMS
 (a fixed count; takes precedence). The seed is sampling.seed() (printed in
 pytest's header; JAX2TF_IMPL_SEED reproduces a CI run), and program i is
 generator.generate(f"{seed}:{i}"). Unlimited runs:
@@ -31,13 +31,14 @@ def _budget() -> tuple:
   programs = os.environ.get("JAX2TF_IMPL_FUZZ_PROGRAMS")
   if programs:
     return int(programs), None
-  return None, float(os.environ.get("JAX2TF_IMPL_FUZZ_SECONDS", "60"))
+  return None, float(os.environ.get("JAX2TF_IMPL_FUZZ_SECONDS", "90"))
 
 
 def test_fuzz_programs_match_jit():
   programs, seconds = _budget()
   seed = sampling.seed()
-  summary = run.fuzz(programs, seconds, seed, max_shrinks=3, log=print)
+  summary = run.fuzz(programs, seconds, seed, max_shrinks=3, log=print,
+                     shrink_seconds=60 if programs is None else 240)
   print(f"fuzz: seed {seed}, {summary['programs_run']} programs run "
         f"({summary['polymorphic_programs']} polymorphic) in {summary['seconds']} s; "
         f"per mode: {summary['per_mode']}")

@@ -311,7 +311,7 @@ class _Gen:
     if not names:
       return None
     # Prefer recent variables so that ops compose into chains.
-    weights = [1 + i for i in range(len(names))]
+    weights = [(1 + i) ** 2 for i in range(len(names))]
     return self.rng.choices(names, weights)[0]
 
   def shape_str(self, name: str) -> tuple:
@@ -851,7 +851,7 @@ OPS: dict[str, tuple] = {
 }
 
 
-def generate(seed: Any, max_ops: int = 6, poly_p: float = 0.25) -> Program:
+def generate(seed: Any, max_ops: int = 8, poly_p: float = 0.25) -> Program:
   """One random program (deterministic in `seed`), with its input values."""
   rng = random.Random(f"fuzz:{seed}")
   poly = rng.random() < poly_p
@@ -879,10 +879,10 @@ def generate(seed: Any, max_ops: int = 6, poly_p: float = 0.25) -> Program:
     OPS[op][1](g)
   if not g.stmts:
     g.try_add("jnp.negative({0})", (g.inputs[0].name,), "unary", True)
-  outs = [g.stmts[-1].out] if g.stmts else [g.inputs[0].name]
-  others = [s.out for s in g.stmts[:-1]]
-  if others and rng.random() < 0.4:
-    outs = [rng.choice(others)] + outs
+  # Every sink (a result no later statement reads) is an output, so all the
+  # generated code is live; at most 3, the latest ones.
+  used = {a for s in g.stmts for a in s.args}
+  outs = [s.out for s in g.stmts if s.out not in used][-3:] or [g.inputs[0].name]
   prog = Program(g.inputs, g.stmts, outs, envs, [], poly)
   special_p = rng.choice([0.0, 0.1, 0.3])
   vrng = np.random.RandomState(rng.randrange(2**31))

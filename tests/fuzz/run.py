@@ -35,17 +35,26 @@ from . import shrink as shrink_mod  # noqa: E402
 SHRINK_ORDER = ("eager", "graph", "noxla", "jit", "noxla_jit")
 
 
-def signature(mode: str, outcome: check_mod.Outcome) -> str:
-  """Failures that look alike (numbers and names stripped) are one bug:
-  only the first of each is shrunk."""
-  msg = re.sub(r"[-+]?\d[\d.e+-]*", "N", outcome.message)
+def signature(mode: str, outcome: check_mod.Outcome, prog: generator.Program) -> str:
+  """Failures that look alike are one bug: only the first of each is shrunk.
+  Errors: the message with numbers, dtypes and names stripped; mismatches:
+  that and the set of functions the program calls."""
+  msg = outcome.message.split(" for '{{node")[0]
+  msg = re.sub(r"\b(DT_\w+|u?int\d+|float\d+|bfloat16|complex\d+|bool)\b", "T", msg)
+  msg = re.sub(r"\[[\d, ]*\]|\([\d, ]*\)", "S", msg)
+  msg = re.sub(r"[-+]?\d[\d.e+-]*", "N", msg)
   msg = re.sub(r"'[^']*'", "'_'", msg)
-  return f"{outcome.status}: {msg[:90]}"
+  sig = f"{outcome.status}: {msg[:90]}"
+  if outcome.status != "error":
+    names = sorted({n for st in prog.stmts for n in re.findall(r"(?:jnp|lax|jax)\.[\w.]+", st.code)})
+    sig += f" [{' '.join(names) or 'operators'}]"
+  return sig
 
 
 def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
          seed: Any = 0, modes: tuple = check_mod.MODES, do_shrink: bool = True,
-         max_shrinks: int = 20, log: Callable[[str], None] = print) -> dict:
+         max_shrinks: int = 20, log: Callable[[str], None] = print,
+         shrink_seconds: float = 240) -> dict:
   """Runs programs until `programs` or `seconds` is reached (either None =
   no limit on it). Returns the summary dict."""
   start = time.time()
@@ -55,6 +64,7 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
   discarded = collections.Counter()
   failures: dict[str, dict] = {}
   n_run = n_poly = 0
+  shrinks = {False: 0, True: 0}
   i = 0
   while True:
     if programs is not None and i >= programs:
@@ -80,7 +90,7 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
     fails = res.failures(numeric=True)
     if not fails:
       continue
-    sigs = {m: signature(m, o) for m, o in fails.items()}
+    sigs = {m: signature(m, o, prog) for m, o in fails.items()}
     new = [s for s in sigs.values() if s not in failures]
     for m, s in sigs.items():
       entry = failures.setdefault(s, dict(signature=s, count=0, seeds=[], modes=set()))
@@ -96,8 +106,10 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
     key = check_mod.failure_key(mode, fails[mode])
     log(f"[{pseed}] {mode} {fails[mode].status}: {fails[mode].message[:160]}")
     shrunk = prog
-    if do_shrink and sum(1 for e in failures.values() if "reproducer" in e) < max_shrinks:
-      shrunk = shrink_mod.shrink(prog, key)
+    numeric = fails[mode].status == "numeric"
+    if do_shrink and shrinks[numeric] < (max_shrinks if not numeric else max(1, max_shrinks // 4)):
+      shrinks[numeric] += 1
+      shrunk = shrink_mod.shrink(prog, key, max_seconds=shrink_seconds)
     final = check_mod.check(shrunk, modes)
     text = _reproducer_text(pseed, shrunk, final)
     for s in new:
@@ -153,8 +165,11 @@ def main(argv: Optional[list] = None) -> int:
     f.write("# Shrunk reproducers from tests/fuzz/run.py\n")
     f.write("import jax, jax.numpy as jnp, numpy as np\nfrom jax import lax\n"
             "from numpy import nan, inf\n\n")
+    written = set()
     for e in summary["failures"]:
-      if "reproducer" in e:
+      src = e.get("reproducer", "").split("args = [")[0].split("\n", 1)[-1]
+      if "reproducer" in e and src not in written:
+        written.add(src)
         f.write(f"# --- {e['signature']} (x{e['count']}, modes {e['modes']})\n")
         f.write(e["reproducer"] + "\n")
   brief = {k: summary[k] for k in ("seed", "seconds", "programs_generated", "programs_run",

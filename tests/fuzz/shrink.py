@@ -21,6 +21,7 @@ results undefined.
 from __future__ import annotations
 
 import dataclasses
+import time
 from typing import Callable, Iterator, Optional
 
 import numpy as np
@@ -157,19 +158,27 @@ def _candidates_bypass(prog: Program, avals: dict) -> Iterator[Program]:
 
 
 def _candidates_shapes(prog: Program) -> Iterator[Program]:
+  """Slices of one input axis: empty, the first element, each half, then
+  single elements (the failing one may be anywhere)."""
   if prog.poly:
     return
   for inp in prog.inputs:
     v = prog.values[0][inp.name]
     for ax in range(v.ndim):
-      for n in (0, 1):
-        if v.shape[ax] > n and not (n == 0 and v.shape[ax] == 1 and False):
-          p = prog.copy()
-          nv = np.take(v, np.arange(n), axis=ax)
-          p.values[0][inp.name] = nv
-          p.inputs = [dataclasses.replace(i, shape=tuple(nv.shape)) if i.name == inp.name else i
-                      for i in p.inputs]
-          yield p
+      n = v.shape[ax]
+      if n == 0:
+        continue
+      picks = [[], [0]] + ([list(range(n // 2)), list(range(n // 2, n))] if n > 3 else []) + \
+          [[j] for j in range(1, min(n, 6))]
+      for pick in picks:
+        if len(pick) >= n:
+          continue
+        p = prog.copy()
+        nv = np.take(v, np.array(pick, dtype=np.int64), axis=ax)
+        p.values[0][inp.name] = nv
+        p.inputs = [dataclasses.replace(i, shape=tuple(nv.shape)) if i.name == inp.name else i
+                    for i in p.inputs]
+        yield p
 
 
 def _simpler(x: np.ndarray) -> list:
@@ -242,14 +251,18 @@ def _avals(prog: Program) -> dict:
   return out
 
 
-def shrink(prog: Program, key: tuple, max_checks: int = 200,
+def shrink(prog: Program, key: tuple, max_checks: int = 300, max_seconds: float = 240,
            log: Optional[Callable[[str], None]] = None) -> Program:
-  """The smallest program found that still fails with `key`."""
+  """The smallest program found that still fails with `key` (within the
+  budget of checks and seconds)."""
   checks = 0
+  deadline = time.time() + max_seconds
 
   def fails(p: Program) -> bool:
     nonlocal checks
     checks += 1
+    if time.time() > deadline:
+      checks = max_checks
     if not p.stmts or not flavors_ok(p):
       return False
     try:

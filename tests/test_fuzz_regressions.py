@@ -1,0 +1,87 @@
+"""Every failure the differential fuzzer (tests/fuzz) found, as a small
+explicit function + inputs, checked in all five modes against jax.jit.
+
+Each case says which fuzz program found it and what was wrong. Fixed bugs
+must stay fixed; open ones are xfail(strict=True) with the exact mismatch,
+so a fix shows up as XPASS (then remove the mark).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jax import lax
+import jax.numpy as jnp
+from numpy import inf, nan
+
+from fuzz import check
+
+MODES = check.MODES
+
+
+def assert_all_modes(f, *args, modes=MODES, sign_exact=False, specs=None, more_args=()):
+  """f converted equals jax.jit(f) in every mode (several argument lists
+  with polymorphic `specs`: one conversion, run at each)."""
+  res = check.check_function(f, [list(args)] + [list(a) for a in more_args], specs,
+                             modes, sign_exact)
+  assert res.discarded is None, f"JAX itself fails: {res.discarded}"
+  bad = {m: f"{o.status}: {o.message}" for m, o in res.outcomes.items() if o.status != "ok"}
+  assert not bad, bad
+
+
+# --- fixed ------------------------------------------------------------------
+
+def test_gather_fill_nan_on_int():
+  """fuzz 1:21: `.at[].get(mode='fill', fill_value=nan)` on an int array
+  raised "cannot convert float NaN to integer"; JAX folds the fill value with
+  numpy's astype (rules/indexing.py: _fill_like_jax)."""
+  def f(x0, x1):
+    return x0.at[:, x1].get(mode="fill", fill_value=nan)
+  assert_all_modes(f, np.array([[1, 2]], np.int64), np.array([2, 0], np.uint8))
+
+
+def test_gather_fill_minus_one_on_uint8():
+  """Issue 17: fill_value=-1 on uint8 raised OverflowError; JAX gives 255."""
+  def f(x, i):
+    return x.at[i].get(mode="fill", fill_value=-1)
+  assert_all_modes(f, np.array([1, 2, 3], np.uint8), np.array([0, 5, -9], np.int32))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumlogsumexp_nan_and_inf(reverse):
+  """fuzz 2:68: cumlogsumexp([nan]) gave -inf (JAX nan); TF's kernel also
+  gives nan once two +inf meet (JAX inf) (rules/cumulative.py:
+  _logsumexp_scan)."""
+  def f(x):
+    return lax.cumlogsumexp(x, axis=1, reverse=reverse)
+  x = np.array([[1., inf, 2., -inf], [nan, 1., inf, inf], [-inf, -inf, 3., nan]], np.float32)
+  assert_all_modes(f, x)
+  assert_all_modes(f, np.array([nan], np.float32).reshape((1, 1, 1)))
+
+
+# --- open -------------------------------------------------------------------
+
+_SCAN_EMPTY = ("enable_xla=False: lax.scan with a zero-length axis or a zero-size carry "
+               "stacks its outputs with TensorScatterUpdate, which TF rejects on empty "
+               "input (ValueError: Indices and updates specified for empty input)")
+
+
+def _modes_xfail(reason: str, failing: tuple) -> list:
+  return [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=reason))
+          if m in failing else m for m in MODES]
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_SCAN_EMPTY, ("noxla", "noxla_jit")))
+def test_scan_zero_length_scalar_carry(mode):
+  """fuzz 2:164: lax.scan(..., length=0) with a scalar carry."""
+  def f(x0):
+    return lax.scan(lambda c, _: (-c, c), x0, None, length=0)[1]
+  assert_all_modes(f, np.array(0, np.int16), modes=[mode])
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_SCAN_EMPTY, ("noxla", "noxla_jit")))
+def test_scan_zero_size_carry(mode):
+  """fuzz 2:91 / 2:11: a zero-size carry (shape (0,)) with length 1 and 0."""
+  def f(x0, x1):
+    return (lax.scan(lambda c, _: (-c + 1, c), x0, None, length=1)[1],
+            lax.scan(lambda c, _: (-(c * c), c), x1, None, length=0)[0])
+  assert_all_modes(f, np.zeros((0,), np.int64), np.zeros((0, 0), np.float64), modes=[mode])
