@@ -58,6 +58,21 @@ def test_cumlogsumexp_nan_and_inf(reverse):
   assert_all_modes(f, np.array([nan], np.float32).reshape((1, 1, 1)))
 
 
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_atan2_complex(dtype):
+  """fuzz 20261201:8: jnp.arctan2(complex64, float32) raised "Value passed to
+  parameter 'y' has DataType complex64" (TF's Atan2 is real only);
+  rules/elementwise_math.py now expands it as XLA does. (On the branch cut,
+  lhs == 0 with a complex rhs, the real part is +-pi from rounding noise
+  and may differ in sign from XLA's.)"""
+  rng = np.random.RandomState(0)
+  a = (rng.randn(12) + 1j * rng.randn(12)).astype(dtype)
+  b = (rng.randn(12) + 1j * rng.randn(12)).astype(dtype)
+  a[:3] = [1j, complex(2, -0.0), -3]
+  assert_all_modes(jnp.arctan2, a, b)
+  assert_all_modes(jnp.arctan2, a.astype(np.complex64), b.real.astype(np.float32))
+
+
 # --- open -------------------------------------------------------------------
 
 _SCAN_EMPTY = ("enable_xla=False: lax.scan with a zero-length axis or a zero-size carry "
