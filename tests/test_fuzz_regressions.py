@@ -100,3 +100,32 @@ def test_scan_zero_size_carry(mode):
     return (lax.scan(lambda c, _: (-c + 1, c), x0, None, length=1)[1],
             lax.scan(lambda c, _: (-(c * c), c), x1, None, length=0)[0])
   assert_all_modes(f, np.zeros((0,), np.int64), np.zeros((0, 0), np.float64), modes=[mode])
+
+
+_BOOL_DOT = ("XLA's algebraic simplifier turns a batched dot_general of a bool operand "
+             "(converted to float) into select(pred, x, 0) + reduce, so 0 * NaN gives 0 in "
+             "jax.jit; TF (and our jit_compile graph, which converts first) gives NaN")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))
+def test_einsum_bool_times_nan(mode):
+  """fuzz 20261201:187: einsum('ij,ji->i', bool, float32 with NaN/inf)."""
+  def f(x0, x1):
+    return jnp.einsum("ij,ji->i", x1, x0)
+  x0 = np.array([[nan, 1.0], [inf, 2.0]], np.float32)
+  x1 = np.array([[False, True], [False, False]])
+  assert_all_modes(f, x0, x1, modes=[mode])
+
+
+_NOXLA_BITCAST_NAN = ("enable_xla=False: bitcast_convert_type int -> float builds the float "
+                      "from its bits arithmetically (no Bitcast op in ONNX), so NaN results "
+                      "lose their sign bit (jnp.signbit of the NaN from int32 -8 is False, "
+                      "JAX True)")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_NOXLA_BITCAST_NAN, ("noxla", "noxla_jit")))
+def test_bitcast_int_to_nan_signbit(mode):
+  """fuzz 20261201:225: signbit(bitcast_convert_type(int32, float32))."""
+  def f(x1):
+    return jnp.signbit(lax.bitcast_convert_type(x1, np.float32))
+  assert_all_modes(f, np.array([3, 0, -8, 8, -1], np.int32), modes=[mode])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gc
 import json
 import os
 import re
@@ -73,6 +74,11 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
       break
     pseed = f"{seed}:{i}"
     i += 1
+    if i % 50 == 0:
+      # Thousands of programs: drop JAX's compilation caches (memory).
+      jax.clear_caches()
+      gc.collect()
+      log(f"fuzz: {i} programs generated, {n_run} run, {time.time() - start:.0f} s")
     prog = generator.generate(pseed)
     if not prog.values:
       discarded["index contract not satisfiable"] += 1
