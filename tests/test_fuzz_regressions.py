@@ -129,3 +129,23 @@ def test_bitcast_int_to_nan_signbit(mode):
   def f(x1):
     return jnp.signbit(lax.bitcast_convert_type(x1, np.float32))
   assert_all_modes(f, np.array([3, 0, -8, 8, -1], np.int32), modes=[mode])
+
+
+_COMPLEX_INF = ("complex arithmetic whose intermediates overflow to inf: the inf/NaN "
+                "pattern of the result depends on how XLA fuses and rewrites the "
+                "expression (jax.jit gives -inf+nanj, JAX op by op gives nan+nanj, ours "
+                "-inf-infj); each op alone matches")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_COMPLEX_INF, MODES))
+def test_complex_matmul_divide_overflow(mode):
+  """fuzz 20261201:192 (polymorphic '(b,)' at b=5, here static)."""
+  def f(x0, x1, x2):
+    return (x0 @ x0) / x1 / x2
+  x0 = np.array([complex(0.05327742174267769, -1.0), complex(0.12605708837509155, -3.1863179206848145),
+                 complex(3.4028234663852886e+38, 1.2674647569656372),
+                 complex(1.142331838607788, -0.2731802761554718),
+                 complex(0.48383843898773193, 0.6636183261871338)], np.complex64)
+  x1 = np.array(complex(1.156725287437439, -2.2950305938720703), np.complex64)
+  x2 = np.array(complex(-0.4845198392868042, -3.429940938949585), np.complex64)
+  assert_all_modes(f, x0, x1, x2, modes=[mode])

@@ -50,7 +50,7 @@ def gross_tolerance(tol: float) -> float:
 
 @dataclasses.dataclass
 class Outcome:
-  status: str          # "ok", "mismatch", "numeric", "error", "unsupported"
+  status: str          # "ok", "mismatch", "numeric", "error", "unsupported", "known"
   message: str = ""
 
 

@@ -30,6 +30,7 @@ import jax  # noqa: E402
 
 from . import check as check_mod  # noqa: E402
 from . import generator  # noqa: E402
+from . import known as known_mod  # noqa: E402
 from . import shrink as shrink_mod  # noqa: E402
 
 # Cheapest first: the mode a failure is shrunk in.
@@ -63,6 +64,7 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
   families = collections.Counter()
   dtypes = collections.Counter()
   discarded = collections.Counter()
+  known = collections.Counter()
   failures: dict[str, dict] = {}
   n_run = n_poly = 0
   shrinks = {False: 0, True: 0}
@@ -91,8 +93,12 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
     n_poly += prog.poly
     families.update(set(prog.families()))
     dtypes.update(prog.dtypes())
-    for m, o in res.outcomes.items():
-      per_mode[m][o.status] += 1
+    for m, o in list(res.outcomes.items()):
+      reason = known_mod.known_reason(prog, m, o) if o.status in ("mismatch", "error") else None
+      if reason:
+        res.outcomes[m] = check_mod.Outcome("known", reason)
+        known[reason] += 1
+      per_mode[m][res.outcomes[m].status] += 1
     fails = res.failures(numeric=True)
     if not fails:
       continue
@@ -126,6 +132,7 @@ def fuzz(programs: Optional[int] = None, seconds: Optional[float] = None,
       seed=str(seed), seconds=round(elapsed, 1), programs_generated=i,
       programs_run=n_run, polymorphic_programs=n_poly, discarded=dict(discarded),
       per_mode={m: dict(c) for m, c in per_mode.items()},
+      known=dict(known),
       op_families=dict(families.most_common()), input_dtypes=dict(dtypes.most_common()),
       failures=[dict(e, modes=sorted(e["modes"])) for e in failures.values()])
   return summary
@@ -179,7 +186,7 @@ def main(argv: Optional[list] = None) -> int:
         f.write(f"# --- {e['signature']} (x{e['count']}, modes {e['modes']})\n")
         f.write(e["reproducer"] + "\n")
   brief = {k: summary[k] for k in ("seed", "seconds", "programs_generated", "programs_run",
-                                   "polymorphic_programs", "discarded", "per_mode")}
+                                   "polymorphic_programs", "discarded", "per_mode", "known")}
   print(json.dumps(brief, indent=1))
   for e in summary["failures"]:
     print(f"{'NUMERIC' if e['signature'].startswith('numeric') else 'FAIL'} x{e['count']} {e['modes']}: {e['signature']}")
