@@ -149,3 +149,15 @@ def test_complex_matmul_divide_overflow(mode):
   x1 = np.array(complex(1.156725287437439, -2.2950305938720703), np.complex64)
   x2 = np.array(complex(-0.4845198392868042, -3.429940938949585), np.complex64)
   assert_all_modes(f, x0, x1, x2, modes=[mode])
+
+
+def test_poly_spec_with_floordiv():
+  """fuzz 20261201:422 (a fuzzer bug, kept as a case): specs with
+  floordiv(b, 2), run through one tf.function at two sizes."""
+  def f(x0, x1, x2):
+    return x1[1::2] ** x2
+  a = [np.array([0.0, 0.0], np.float16), np.array([4.5, 3.25], np.float16),
+       np.array([0.5], np.float16)]
+  b = [np.arange(4, dtype=np.float16), np.array([186.875, 65504.0, 58.25, 55.1875], np.float16),
+       np.array([-0.16, 1.05], np.float16)]
+  assert_all_modes(f, *a, specs=["(b,)", "(b,)", "(floordiv(b, 2),)"], more_args=[b])

@@ -82,11 +82,25 @@ def _signature(arg_lists: list, specs: Sequence[str]) -> list:
   """TensorSpecs with None where a spec has a symbolic dim."""
   sig = []
   for a, spec in zip(arg_lists[0], specs):
-    dims = [d.strip() for d in spec.strip("()").split(",") if d.strip()]
+    dims = [d.strip() for d in _top_level_split(spec.strip()[1:-1]) if d.strip()]
     shape = [int(d) if d.isdigit() else None for d in dims] if "..." not in spec else \
         [int(d) if d.isdigit() else None for d in dims[:-1]] + list(np.shape(a)[len(dims) - 1:])
     sig.append(tf.TensorSpec(shape, tf.as_dtype(np.asarray(a).dtype)))
   return sig
+
+
+def _top_level_split(text: str) -> list:
+  """"b, floordiv(b, 2), 3" -> ["b", "floordiv(b, 2)", "3"]."""
+  parts, depth, cur = [], 0, ""
+  for ch in text:
+    depth += ch == "("
+    depth -= ch == ")"
+    if ch == "," and depth == 0:
+      parts.append(cur)
+      cur = ""
+    else:
+      cur += ch
+  return parts + [cur]
 
 
 def _xla_ops(conc: Any) -> set:
