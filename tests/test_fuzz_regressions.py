@@ -161,3 +161,26 @@ def test_poly_spec_with_floordiv():
   b = [np.arange(4, dtype=np.float16), np.array([186.875, 65504.0, 58.25, 55.1875], np.float16),
        np.array([-0.16, 1.05], np.float16)]
   assert_all_modes(f, *a, specs=["(b,)", "(b,)", "(floordiv(b, 2),)"], more_args=[b])
+
+
+_BOOL_MUL = ("XLA rewrites x * convert(bool) into select(b, x, 0): -0.0 * False is +0.0 "
+             "in jax.jit (and in our jit_compile modes, where XLA rewrites TF's graph too); "
+             "TF's Mul gives -0.0 (seen through a bitcast to int64: 0 vs INT64_MIN)")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_BOOL_MUL, ("eager", "graph", "noxla")))
+def test_multiply_by_bool_negative_zero(mode):
+  """fuzz 20261201:666."""
+  def f(x0, x1):
+    return lax.bitcast_convert_type(jnp.multiply(x0, x1).astype(np.float64), np.int64)
+  assert_all_modes(f, np.array([[-0.0]], np.float16), np.array([[False]]), modes=[mode])
+
+
+_CSQRT_NAN_INF = ("sqrt(complex(nan, inf)): TF's kernel follows C99 csqrt (inf + inf j), "
+                  "XLA gives nan + nan j")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_CSQRT_NAN_INF, MODES))
+def test_complex_sqrt_nan_inf(mode):
+  """fuzz 20261201:618 (found inside a reversed lax.scan)."""
+  assert_all_modes(jnp.sqrt, np.array([complex(nan, inf)], np.complex64), modes=[mode])

@@ -33,6 +33,12 @@ def _bool_dot_nan(prog: Program, mode: str, o: Outcome) -> bool:
           and _DOT.search(_code(prog)) is not None)
 
 
+def _bool_multiply(prog: Program, mode: str, o: Outcome) -> bool:
+  code = _code(prog)
+  return (mode in ("eager", "graph", "noxla") and o.status == "mismatch"
+          and ("multiply" in code or " * " in code) and "bitcast_convert_type" in code)
+
+
 def _complex_inf(prog: Program, mode: str, o: Outcome) -> bool:
   del mode
   return (o.status == "mismatch" and "complex" in o.message
@@ -46,8 +52,11 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
      "(test_bitcast_int_to_nan_signbit)", _noxla_bitcast_nan),
     ("XLA rewrites a dot of a bool operand into select: 0 * NaN = 0 "
      "(test_einsum_bool_times_nan)", _bool_dot_nan),
+    ("XLA rewrites x * convert(bool) into a select: -0.0 * False = +0.0 "
+     "(test_multiply_by_bool_negative_zero)", _bool_multiply),
     ("complex intermediates overflowing to inf: XLA's fusion decides the inf/NaN "
-     "pattern (test_complex_matmul_divide_overflow)", _complex_inf),
+     "pattern (test_complex_matmul_divide_overflow), complex sqrt(nan + inf j) "
+     "(test_complex_sqrt_nan_inf)", _complex_inf),
 ]
 
 
