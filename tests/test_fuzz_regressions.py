@@ -184,3 +184,4 @@ _CSQRT_NAN_INF = ("sqrt(complex(nan, inf)): TF's kernel follows C99 csqrt (inf +
 def test_complex_sqrt_nan_inf(mode):
   """fuzz 20261201:618 (found inside a reversed lax.scan)."""
   assert_all_modes(jnp.sqrt, np.array([complex(nan, inf)], np.complex64), modes=[mode])
+
