@@ -166,5 +166,14 @@ def _cumlogsumexp(ctx: RuleContext, x: Any, *, axis: int, reverse: bool) -> Any:
   if not dt.is_float(ctx.avals_in[0].dtype):
     raise ctx.unsupported("cumlogsumexp of a non-floating dtype")
   return _with_wider_floats(
-      ctx, x, lambda y: tf.math.cumulative_logsumexp(y, axis=axis,
-                                                    reverse=reverse))
+      ctx, x, lambda y: _logsumexp_scan(y, axis, reverse))
+
+
+def _logsumexp_scan(y: Any, axis: int, reverse: bool) -> Any:
+  """TF's kernel drops NaN (gives -inf) and gives NaN once two +inf meet;
+  JAX's logaddexp combiner propagates NaN and keeps +inf. Patched from
+  running counts of NaN / +inf seen so far along the axis."""
+  out = tf.math.cumulative_logsumexp(y, axis=axis, reverse=reverse)
+  seen = lambda m: tf.math.cumsum(tf.cast(m, tf.int32), axis=axis, reverse=reverse) > 0
+  out = tf.where(seen(tf.math.equal(y, np.inf)), tf.constant(np.inf, y.dtype), out)
+  return tf.where(seen(tf.math.is_nan(y)), tf.constant(np.nan, y.dtype), out)

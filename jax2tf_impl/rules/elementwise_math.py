@@ -197,7 +197,11 @@ register(lax.acos_p)(math_unary(
 
 @register(lax.atan2_p)
 def _atan2(ctx: RuleContext, x: Any, y: Any) -> Any:
-  del ctx
+  if dt.is_complex(ctx.avals_in[0].dtype):
+    # TF's Atan2 is real only; XLA expands the complex one as
+    # atan2(x, y) = -i log((y + i x) / sqrt(y^2 + x^2)).
+    i = tf.constant(1j, x.dtype)
+    return -i * tf.math.log((y + i * x) / tf.math.sqrt(y * y + x * x))
   return _in_f32_if_half(tf.math.atan2, x, y)
 
 

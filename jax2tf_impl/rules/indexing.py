@@ -267,9 +267,21 @@ def _gather(ctx: RuleContext, operand: Any, indices: Any, *,
     batch_pos = [p for p in range(len(out_shape)) if p not in dnums.offset_dims]
     mask = at_positions(mask, batch_shape, batch_pos, len(out_shape))
     fill = ctx.constant(_default_fill(aval_out.dtype) if fill_value is None
-                        else fill_value, aval_out)
+                        else _fill_like_jax(fill_value, aval_out.dtype), aval_out)
     out = tf.where(mask, out, fill)
   return out
+
+
+def _fill_like_jax(value: Any, dtype: Any) -> np.ndarray:
+  """The fill value as JAX's lowering makes it (`full_like` folds the Python
+  scalar with numpy's `astype`): -1 on uint8 is 255, NaN on an integer
+  dtype is what numpy's cast gives (INT_MIN on x86), not an error."""
+  out = np.asarray(value)
+  np_dtype = dt.to_np_dtype(dtype)
+  if np.iscomplexobj(out) and not dt.is_complex(np_dtype):
+    out = out.real
+  with np.errstate(invalid="ignore", over="ignore"):
+    return out.astype(np_dtype)
 
 
 def _default_fill(dtype: Any) -> Any:

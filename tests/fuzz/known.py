@@ -1,0 +1,67 @@
+"""Known, explained differences (each one a strict xfail in
+tests/test_fuzz_regressions.py): a fuzz failure matching one is counted as
+"known" (reported, not failed, not shrunk again). Keep each matcher narrow:
+the program's ops, the mode and the kind of failure."""
+from __future__ import annotations
+
+import re
+from typing import Callable, Optional
+
+from .check import Outcome
+from .generator import Program
+
+_DOT = re.compile(r"einsum|jnp\.dot|matmul|tensordot|dot_general| @ ")
+
+
+def _code(prog: Program) -> str:
+  return "\n".join(s.code for s in prog.stmts)
+
+
+def _scan_empty(prog: Program, mode: str, o: Outcome) -> bool:
+  return (mode.startswith("noxla") and o.status == "error"
+          and "specified for empty input" in o.message and "lax.scan" in _code(prog))
+
+
+def _noxla_bitcast_nan(prog: Program, mode: str, o: Outcome) -> bool:
+  return (mode.startswith("noxla") and o.status == "mismatch"
+          and "bitcast_convert_type" in _code(prog))
+
+
+def _bool_dot_nan(prog: Program, mode: str, o: Outcome) -> bool:
+  del mode
+  return (o.status == "mismatch" and "NaN positions" in o.message
+          and _DOT.search(_code(prog)) is not None)
+
+
+def _bool_multiply(prog: Program, mode: str, o: Outcome) -> bool:
+  code = _code(prog)
+  return (mode in ("eager", "graph", "noxla") and o.status == "mismatch"
+          and ("multiply" in code or " * " in code) and "bitcast_convert_type" in code)
+
+
+def _complex_inf(prog: Program, mode: str, o: Outcome) -> bool:
+  del mode
+  return (o.status == "mismatch" and "complex" in o.message
+          and ("NaN positions" in o.message or "inf" in o.message))
+
+
+KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
+    ("noxla scan over a zero-length axis / zero-size carry "
+     "(test_scan_zero_length_scalar_carry)", _scan_empty),
+    ("noxla bitcast int -> float loses the NaN sign bit "
+     "(test_bitcast_int_to_nan_signbit)", _noxla_bitcast_nan),
+    ("XLA rewrites a dot of a bool operand into select: 0 * NaN = 0 "
+     "(test_einsum_bool_times_nan)", _bool_dot_nan),
+    ("XLA rewrites x * convert(bool) into a select: -0.0 * False = +0.0 "
+     "(test_multiply_by_bool_negative_zero)", _bool_multiply),
+    ("complex intermediates overflowing to inf: XLA's fusion decides the inf/NaN "
+     "pattern (test_complex_matmul_divide_overflow), complex sqrt(nan + inf j) "
+     "(test_complex_sqrt_nan_inf)", _complex_inf),
+]
+
+
+def known_reason(prog: Program, mode: str, outcome: Outcome) -> Optional[str]:
+  for reason, match in KNOWN:
+    if match(prog, mode, outcome):
+      return reason
+  return None

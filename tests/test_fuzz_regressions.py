@@ -1,0 +1,187 @@
+"""Every failure the differential fuzzer (tests/fuzz) found, as a small
+explicit function + inputs, checked in all five modes against jax.jit.
+
+Each case says which fuzz program found it and what was wrong. Fixed bugs
+must stay fixed; open ones are xfail(strict=True) with the exact mismatch,
+so a fix shows up as XPASS (then remove the mark).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from jax import lax
+import jax.numpy as jnp
+from numpy import inf, nan
+
+from fuzz import check
+
+MODES = check.MODES
+
+
+def assert_all_modes(f, *args, modes=MODES, sign_exact=False, specs=None, more_args=()):
+  """f converted equals jax.jit(f) in every mode (several argument lists
+  with polymorphic `specs`: one conversion, run at each)."""
+  res = check.check_function(f, [list(args)] + [list(a) for a in more_args], specs,
+                             modes, sign_exact)
+  assert res.discarded is None, f"JAX itself fails: {res.discarded}"
+  bad = {m: f"{o.status}: {o.message}" for m, o in res.outcomes.items() if o.status != "ok"}
+  assert not bad, bad
+
+
+# --- fixed ------------------------------------------------------------------
+
+def test_gather_fill_nan_on_int():
+  """fuzz 1:21: `.at[].get(mode='fill', fill_value=nan)` on an int array
+  raised "cannot convert float NaN to integer"; JAX folds the fill value with
+  numpy's astype (rules/indexing.py: _fill_like_jax)."""
+  def f(x0, x1):
+    return x0.at[:, x1].get(mode="fill", fill_value=nan)
+  assert_all_modes(f, np.array([[1, 2]], np.int64), np.array([2, 0], np.uint8))
+
+
+def test_gather_fill_minus_one_on_uint8():
+  """Issue 17: fill_value=-1 on uint8 raised OverflowError; JAX gives 255."""
+  def f(x, i):
+    return x.at[i].get(mode="fill", fill_value=-1)
+  assert_all_modes(f, np.array([1, 2, 3], np.uint8), np.array([0, 5, -9], np.int32))
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_cumlogsumexp_nan_and_inf(reverse):
+  """fuzz 2:68: cumlogsumexp([nan]) gave -inf (JAX nan); TF's kernel also
+  gives nan once two +inf meet (JAX inf) (rules/cumulative.py:
+  _logsumexp_scan)."""
+  def f(x):
+    return lax.cumlogsumexp(x, axis=1, reverse=reverse)
+  x = np.array([[1., inf, 2., -inf], [nan, 1., inf, inf], [-inf, -inf, 3., nan]], np.float32)
+  assert_all_modes(f, x)
+  assert_all_modes(f, np.array([nan], np.float32).reshape((1, 1, 1)))
+
+
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_atan2_complex(dtype):
+  """fuzz 20261201:8: jnp.arctan2(complex64, float32) raised "Value passed to
+  parameter 'y' has DataType complex64" (TF's Atan2 is real only);
+  rules/elementwise_math.py now expands it as XLA does. (On the branch cut,
+  lhs == 0 with a complex rhs, the real part is +-pi from rounding noise
+  and may differ in sign from XLA's.)"""
+  rng = np.random.RandomState(0)
+  a = (rng.randn(12) + 1j * rng.randn(12)).astype(dtype)
+  b = (rng.randn(12) + 1j * rng.randn(12)).astype(dtype)
+  a[:3] = [1j, complex(2, -0.0), -3]
+  assert_all_modes(jnp.arctan2, a, b)
+  assert_all_modes(jnp.arctan2, a.astype(np.complex64), b.real.astype(np.float32))
+
+
+# --- open -------------------------------------------------------------------
+
+_SCAN_EMPTY = ("enable_xla=False: lax.scan with a zero-length axis or a zero-size carry "
+               "stacks its outputs with TensorScatterUpdate, which TF rejects on empty "
+               "input (ValueError: Indices and updates specified for empty input)")
+
+
+def _modes_xfail(reason: str, failing: tuple) -> list:
+  return [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=reason))
+          if m in failing else m for m in MODES]
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_SCAN_EMPTY, ("noxla", "noxla_jit")))
+def test_scan_zero_length_scalar_carry(mode):
+  """fuzz 2:164: lax.scan(..., length=0) with a scalar carry."""
+  def f(x0):
+    return lax.scan(lambda c, _: (-c, c), x0, None, length=0)[1]
+  assert_all_modes(f, np.array(0, np.int16), modes=[mode])
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_SCAN_EMPTY, ("noxla", "noxla_jit")))
+def test_scan_zero_size_carry(mode):
+  """fuzz 2:91 / 2:11: a zero-size carry (shape (0,)) with length 1 and 0."""
+  def f(x0, x1):
+    return (lax.scan(lambda c, _: (-c + 1, c), x0, None, length=1)[1],
+            lax.scan(lambda c, _: (-(c * c), c), x1, None, length=0)[0])
+  assert_all_modes(f, np.zeros((0,), np.int64), np.zeros((0, 0), np.float64), modes=[mode])
+
+
+_BOOL_DOT = ("XLA's algebraic simplifier turns a batched dot_general of a bool operand "
+             "(converted to float) into select(pred, x, 0) + reduce, so 0 * NaN gives 0 in "
+             "jax.jit; TF (and our jit_compile graph, which converts first) gives NaN")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))
+def test_einsum_bool_times_nan(mode):
+  """fuzz 20261201:187: einsum('ij,ji->i', bool, float32 with NaN/inf)."""
+  def f(x0, x1):
+    return jnp.einsum("ij,ji->i", x1, x0)
+  x0 = np.array([[nan, 1.0], [inf, 2.0]], np.float32)
+  x1 = np.array([[False, True], [False, False]])
+  assert_all_modes(f, x0, x1, modes=[mode])
+
+
+_NOXLA_BITCAST_NAN = ("enable_xla=False: bitcast_convert_type int -> float builds the float "
+                      "from its bits arithmetically (no Bitcast op in ONNX), so NaN results "
+                      "lose their sign bit (jnp.signbit of the NaN from int32 -8 is False, "
+                      "JAX True)")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_NOXLA_BITCAST_NAN, ("noxla", "noxla_jit")))
+def test_bitcast_int_to_nan_signbit(mode):
+  """fuzz 20261201:225: signbit(bitcast_convert_type(int32, float32))."""
+  def f(x1):
+    return jnp.signbit(lax.bitcast_convert_type(x1, np.float32))
+  assert_all_modes(f, np.array([3, 0, -8, 8, -1], np.int32), modes=[mode])
+
+
+_COMPLEX_INF = ("complex arithmetic whose intermediates overflow to inf: the inf/NaN "
+                "pattern of the result depends on how XLA fuses and rewrites the "
+                "expression (jax.jit gives -inf+nanj, JAX op by op gives nan+nanj, ours "
+                "-inf-infj); each op alone matches")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_COMPLEX_INF, MODES))
+def test_complex_matmul_divide_overflow(mode):
+  """fuzz 20261201:192 (polymorphic '(b,)' at b=5, here static)."""
+  def f(x0, x1, x2):
+    return (x0 @ x0) / x1 / x2
+  x0 = np.array([complex(0.05327742174267769, -1.0), complex(0.12605708837509155, -3.1863179206848145),
+                 complex(3.4028234663852886e+38, 1.2674647569656372),
+                 complex(1.142331838607788, -0.2731802761554718),
+                 complex(0.48383843898773193, 0.6636183261871338)], np.complex64)
+  x1 = np.array(complex(1.156725287437439, -2.2950305938720703), np.complex64)
+  x2 = np.array(complex(-0.4845198392868042, -3.429940938949585), np.complex64)
+  assert_all_modes(f, x0, x1, x2, modes=[mode])
+
+
+def test_poly_spec_with_floordiv():
+  """fuzz 20261201:422 (a fuzzer bug, kept as a case): specs with
+  floordiv(b, 2), run through one tf.function at two sizes."""
+  def f(x0, x1, x2):
+    return x1[1::2] ** x2
+  a = [np.array([0.0, 0.0], np.float16), np.array([4.5, 3.25], np.float16),
+       np.array([0.5], np.float16)]
+  b = [np.arange(4, dtype=np.float16), np.array([186.875, 65504.0, 58.25, 55.1875], np.float16),
+       np.array([-0.16, 1.05], np.float16)]
+  assert_all_modes(f, *a, specs=["(b,)", "(b,)", "(floordiv(b, 2),)"], more_args=[b])
+
+
+_BOOL_MUL = ("XLA rewrites x * convert(bool) into select(b, x, 0): -0.0 * False is +0.0 "
+             "in jax.jit (and in our jit_compile modes, where XLA rewrites TF's graph too); "
+             "TF's Mul gives -0.0 (seen through a bitcast to int64: 0 vs INT64_MIN)")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_BOOL_MUL, ("eager", "graph", "noxla")))
+def test_multiply_by_bool_negative_zero(mode):
+  """fuzz 20261201:666."""
+  def f(x0, x1):
+    return lax.bitcast_convert_type(jnp.multiply(x0, x1).astype(np.float64), np.int64)
+  assert_all_modes(f, np.array([[-0.0]], np.float16), np.array([[False]]), modes=[mode])
+
+
+_CSQRT_NAN_INF = ("sqrt(complex(nan, inf)): TF's kernel follows C99 csqrt (inf + inf j), "
+                  "XLA gives nan + nan j")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_CSQRT_NAN_INF, MODES))
+def test_complex_sqrt_nan_inf(mode):
+  """fuzz 20261201:618 (found inside a reversed lax.scan)."""
+  assert_all_modes(jnp.sqrt, np.array([complex(nan, inf)], np.complex64), modes=[mode])
+
