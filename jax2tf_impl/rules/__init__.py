@@ -39,6 +39,7 @@ FAMILY_MODULES = (
     "scatter",
     "dot",
     "conv",
+    "empty",
     "linalg",
     "linalg_spectral",
     "fft",
