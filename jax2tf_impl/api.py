@@ -7,6 +7,7 @@ signature (tracing.py), and interprets the ClosedJaxpr with the rules table
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from typing import Any, Callable, Sequence
 
@@ -18,7 +19,7 @@ from jax2tf_impl import interpreter
 from jax2tf_impl import shapes
 from jax2tf_impl import tracing
 from jax2tf_impl.constants import ConstantStore
-from jax2tf_impl.errors import InputSpecError
+from jax2tf_impl.errors import InputSpecError, UnsupportedPrimitiveError
 from jax2tf_impl import checkify_support
 from jax2tf_impl.rules.context import ConversionState
 from jax2tf_impl.tracing import Traced
@@ -106,6 +107,22 @@ class ConvertedFunction(tf.Module):
     return self._converter(args, kwargs)
 
 
+def _assert_text(message: str) -> str:
+  """The text of a failed tf.debugging.Assert, as one readable string.
+
+  TF renders the Assert's data as `[piece] [piece] ...` with quotes
+  escaped, after "assertion failed: ", then the failing node.
+  """
+  match = re.search(r"assertion failed: (.*?)(\n\s*\[\[\{\{node|$)", message,
+                    re.S)
+  if not match:
+    return message
+  body = match.group(1).strip()
+  if body.startswith("[") and body.endswith("]"):
+    body = body[1:-1]
+  return re.sub(r"\] \[", "", body).replace("\\'", "'")
+
+
 @functools.lru_cache(maxsize=256)
 def _has_checkify_errors(out_tree: Any) -> bool:
   """Whether an output pytree structure holds a checkify.Error."""
@@ -145,7 +162,7 @@ class _Converter:
     if tf.executing_eagerly():
       traced, outs = self._call_eagerly(sig)
     else:
-      traced = self.traces.get(sig)
+      traced = self._trace(sig)
       outs = self.run(traced, sig.tensors)
     result = traced.unflatten_outputs(outs)
     if tf.executing_eagerly() and _has_checkify_errors(traced.out_tree):
@@ -171,7 +188,7 @@ class _Converter:
       with self._eager_lock:
         entry = self._eager.get(sig.key)
         if entry is None:
-          traced = self.traces.get(sig)
+          traced = self._trace(sig)
           graph = tf.function(lambda *xs: self.run(traced, list(xs)),
                               autograph=False,
                               input_signature=sig.tensor_specs())
@@ -182,9 +199,26 @@ class _Converter:
       outs = concrete(*sig.tensors)
     except tf.errors.InvalidArgumentError as e:
       if shapes.is_spec_violation(e.message):
-        raise InputSpecError(e.message) from e
+        raise InputSpecError(_assert_text(e.message)) from e
       raise
     return traced, list(outs) if outs is not None else []
+
+  def _trace(self, sig: tracing.Signature) -> Traced:
+    """The trace for `sig`; a failure of the JAX function itself (it may
+    not accept these arguments) gets a note listing the arguments it was
+    traced with, by pytree path."""
+    try:
+      return self.traces.get(sig)
+    except (InputSpecError, UnsupportedPrimitiveError):
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      name = getattr(self.fun, "__name__", "the function")
+      args = ", ".join(
+          f"{p}: {t.dtype.name}[{', '.join(str(d) for d in s)}]"
+          for p, t, s in zip(sig.paths, sig.tensors, sig.sym_shapes))
+      e.add_note(f"jax2tf_impl: tracing {name} failed for the arguments "
+                 f"{args or '(none)'}")
+      raise
 
   def state(self, traced: Traced, tensors: Sequence[tf.Tensor]
             ) -> ConversionState:

@@ -12,20 +12,26 @@ TF conventions at the boundary:
     graph's gradient functions (tf2jax) need a tensor for every input, and
     upstream jax2tf returned zeros too;
   * a `None` output cotangent from TF (output not used) is taken as zeros;
-  * integer/bool outputs take no cotangent (JAX's float0 zeros are used).
+  * integer/bool outputs take no cotangent (the function differentiated
+    drops them, so no float0 zeros are built, not even of symbolic shape);
+  * a gradient that cannot be converted raises when it is asked for
+    (tape.gradient, eagerly or in a tf.function trace); only while
+    tf.saved_model.save traces it is it saved as a gradient that raises
+    when run.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Sequence
 
 import jax
-import numpy as np
 import tensorflow as tf
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl import interpreter
 from jax2tf_impl import prng_keys
 from jax2tf_impl import state_discharge
+from jax2tf_impl import tf_internals
 from jax2tf_impl.rules.context import ConversionState
 from jax2tf_impl.tracing import Traced
 
@@ -39,6 +45,15 @@ def vjp_jaxpr(traced: Traced) -> Any:
 
 
 def _trace_vjp(traced: Traced) -> Any:
+  """The jaxpr of (differentiable primals, float output cotangents) ->
+  cotangents of the differentiable inputs.
+
+  Integer/bool inputs and outputs do not take part: the function
+  differentiated closes over the integer inputs and drops the integer
+  outputs, so no float0 zeros are ever built (JAX cannot build float0
+  arrays of a symbolic shape, e.g. the indices of a batch-polymorphic
+  argsort or top_k).
+  """
   in_avals, out_avals = traced.in_avals, traced.out_avals
   n_in = len(in_avals)
   diff_out = [dt.is_differentiable(a.dtype) for a in out_avals]
@@ -46,18 +61,16 @@ def _trace_vjp(traced: Traced) -> Any:
 
   def vjp_fun(*primals_and_cts: Any) -> list[Any]:
     primals = list(primals_and_cts[:n_in])
-    cts_iter = iter(primals_and_cts[n_in:])
+    cts = list(primals_and_cts[n_in:])
 
-    def of_differentiable(*diff_primals: Any) -> list[Any]:
+    def float_fun(*diff_primals: Any) -> list[Any]:
       full = list(primals)
       for i, v in zip(diff_idx, diff_primals):
         full[i] = v
-      return traced.flat_fun(*full)
+      outs = traced.flat_fun(*full)
+      return [o for o, d in zip(outs, diff_out) if d]
 
-    _, pullback = jax.vjp(of_differentiable, *[primals[i] for i in diff_idx])
-    cts = [next(cts_iter) if d else
-           np.zeros(a.shape, dtype=dt.FLOAT0)
-           for a, d in zip(out_avals, diff_out)]
+    _, pullback = jax.vjp(float_fun, *[primals[i] for i in diff_idx])
     return list(pullback(cts))
 
   sds = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
@@ -106,12 +119,19 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
       except Exception as e:  # pylint: disable=broad-except
         if isinstance(e, ValueError) and _CALL_TF_DYNAMIC in str(e):
           return _tf_autodiff(traced, xs, diff_in, cts, state_fn)
-        if tf.executing_eagerly():
+        if not tf_internals.in_saved_model_save():
+          # Someone asked for this gradient (tape.gradient, eagerly or
+          # while tracing a tf.function): fail now, with the conversion
+          # error, rather than with an Assert when the gradient runs.
           raise
-        # In a graph (notably when tf.saved_model.save traces the gradient
-        # functions of a model meant for inference) a gradient that cannot
-        # be converted must not break the forward function: the gradient
-        # graph fails loudly if it is ever run instead.
+        # tf.saved_model.save traces the gradient functions of every model,
+        # also of models meant for inference only: a gradient that cannot
+        # be converted must not break saving the forward function. The
+        # saved gradient fails loudly if it is ever run instead.
+        logging.warning(
+            "jax2tf_impl: the gradient of a converted function cannot be "
+            "converted (%s: %s); the SavedModel's gradient raises this "
+            "error if it is run", type(e).__name__, str(e).splitlines()[0] if str(e) else "")
         return _failing_gradients(xs, e)
 
     return list(outs), grad

@@ -10,12 +10,14 @@ conversion time stay Python ints (design principle 3).
 from __future__ import annotations
 
 import operator
+import re
 from typing import Any, Sequence
 
 import numpy as np
 import tensorflow as tf
 from jax import export as jax_export
 from jax2tf_impl import jax_internals as ji
+from jax2tf_impl import tf_internals
 from jax2tf_impl.errors import InputSpecError
 
 DimValue = Any  # a Python int or a TF int32 scalar
@@ -70,10 +72,44 @@ def parse_specs(polymorphic_shapes: Any, args: tuple, leaves_paths: list[str],
     per_leaf = ji.broadcast_prefix(
         polymorphic_shapes, args, is_leaf=lambda x: x is None)
   except ValueError as e:
+    where = _prefix_mismatch(polymorphic_shapes, args, "args")
     raise InputSpecError(
         f"polymorphic_shapes {polymorphic_shapes} is not a pytree prefix of "
-        f"the arguments: {e}") from e
+        f"the arguments: {where or e}") from e
   return [None if s is None else _spec_to_str(s) for s in per_leaf]
+
+
+def _prefix_mismatch(spec: Any, arg: Any, path: str) -> str | None:
+  """Where the pytree of `arg` departs from the spec prefix `spec`: the
+  pytree path, what polymorphic_shapes expects there and what was given."""
+  if spec is None or isinstance(spec, str):
+    return None
+  if isinstance(spec, dict):
+    if not isinstance(arg, dict) or set(arg) != set(spec):
+      got = (f"a dict with keys {sorted(arg, key=str)}"
+             if isinstance(arg, dict) else f"a {type(arg).__name__}")
+      return (f"at {path}: expected a dict with keys {sorted(spec, key=str)}"
+              f" (as in polymorphic_shapes), got {got}")
+    for k in spec:
+      found = _prefix_mismatch(spec[k], arg[k], f"{path}[{k!r}]")
+      if found:
+        return found
+    return None
+  if isinstance(spec, (list, tuple)):
+    if all(d is None or isinstance(d, (int, str)) for d in spec) and not \
+        isinstance(arg, (list, tuple, dict)):
+      return None  # a spec written as a tuple of dims, for an array
+    if not isinstance(arg, (list, tuple)) or len(arg) != len(spec):
+      got = (f"a {type(arg).__name__} of {len(arg)} entries"
+             if isinstance(arg, (list, tuple)) else
+             f"a {type(arg).__name__}")
+      return (f"at {path}: expected a {type(spec).__name__} of {len(spec)} "
+              f"entries (as in polymorphic_shapes), got {got}")
+    for i, (s, a) in enumerate(zip(spec, arg)):
+      found = _prefix_mismatch(s, a, f"{path}[{i}]")
+      if found:
+        return found
+  return None
 
 
 def _spec_to_str(spec: Any) -> str:
@@ -113,7 +149,9 @@ def symbolic_avals_shapes(specs: list[str | None], static_shapes: list[tuple],
 
 
 def _fmt(shape: Sequence[Any]) -> str:
-  return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+  """A shape as Python writes a tuple: (3,) (3, 4) ()."""
+  dims = ["?" if d is None else str(d) for d in shape]
+  return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
 
 
 # --- evaluation of dimension expressions -----------------------------------
@@ -219,6 +257,7 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
   env = DimEnv(values)
   checks = []
   full_env = synth_env | values
+  xla = tf_internals.graph_compiles_with_xla()
   for c in constraints.constraints:
     left, right = eval_dim(c.left, full_env), eval_dim(c.right, full_env)
     ok = _compare(c.comp, left, right)
@@ -231,26 +270,73 @@ def solve_dim_env(avals: Sequence[Any], tensors: Sequence[tf.Tensor],
       continue
     data = [_spec_error("", avals, paths)] + pieces
     checks.append(tf.debugging.Assert(ok, data, summarize=16))
+    if xla:
+      text = "".join(p for p in c.error_message_pieces if isinstance(p, str))
+      text = text.split("specification. ", 1)[-1].split(". Using")[0]
+      checks.append(_compile_time_check(
+          ok, left, right, f"{_specs_of(avals, paths)} do not match: {text}"))
   # Symbolic scope constraints declared by the user (e.g. "b >= 16").
   scope_constraints = _user_constraints(avals)
   for cons in scope_constraints:
-    cons_str = cons.text
     left, right = env.dim(cons.left), env.dim(cons.right)
     ok = _compare_values(cons.is_equality, left, right)
+    message = (f"{CONSTRAINT_VIOLATION} '{cons.text}' given in "
+               f"polymorphic_shapes (the arguments: "
+               f"{_specs_of(avals, paths)})")
     if isinstance(ok, (bool, np.bool_)):
       if not ok:
         raise InputSpecError(
-            f"{CONSTRAINT_VIOLATION} '{cons_str}' given in "
-            f"polymorphic_shapes")
+            f"{message}, with " + ", ".join(
+                f"{k} = {v}" for k, v in sorted(full_env.items())
+                if k in values))
       continue
-    checks.append(tf.debugging.Assert(
-        ok, [f"{CONSTRAINT_VIOLATION} '{cons_str}' given in "
-             f"polymorphic_shapes"]))
+    data = [message + ", with"]
+    for k in sorted(values):
+      data += [f" {k} =", full_env[k]]
+    checks.append(tf.debugging.Assert(ok, data, summarize=16))
+    if xla:
+      checks.append(_compile_time_check(ok, left, right, message))
   if checks:
     with tf.control_dependencies(checks):
       env.values = {k: (tf.identity(v) if isinstance(v, tf.Tensor) else v)
                     for k, v in env.values.items()}
   return env
+
+
+def _compile_time_check(ok: Any, left: DimValue, right: DimValue,
+                        message: str) -> Any:
+  """A check that XLA cannot drop: it fails the compilation.
+
+  Under jit_compile, tf.debugging.Assert compiles to nothing, so a call
+  whose shapes violate the spec would run and return wrong-shaped results.
+  XLA compiles for the concrete input shapes, so the dimension values are
+  compile-time constants there; a reshape whose target size is `right`
+  where the check fails makes that compilation fail with "Input to
+  reshape is a tensor with <left> values, but the requested shape has
+  <right>", in a node named after `message` (the argument paths, the
+  specs and the violated equation).
+  """
+  as_vec = lambda v: tf.reshape(tf.cast(v, tf.int32), [1])  # noqa: E731
+  probe = tf.zeros(as_vec(tf.maximum(left, 0)), tf.int8)
+  with tf.name_scope("jax2tf_impl_input_check"):
+    probe = tf.reshape(probe, as_vec(tf.where(ok, tf.maximum(left, 0),
+                                              right)),
+                       name=_op_name(message))
+  return tf.size(probe)
+
+
+def _op_name(message: str) -> str:
+  """`message` as a TF op name (letters, digits, '_', '.', '-')."""
+  text = (message.replace("*", "x").replace(">=", " ge ")
+          .replace("==", " eq ").replace("=", " eq "))
+  name = re.sub(r"[^A-Za-z0-9.\-]+", "_", text).strip("_.-")
+  return (name or "input_check")[:240]
+
+
+def _specs_of(avals: Sequence[Any], paths: Sequence[str]) -> str:
+  return ", ".join(f"{p} with shape {_fmt(a.shape)}"
+                   for p, a in zip(paths, avals)
+                   if not is_static_shape(a.shape))
 
 
 def _compare(cmp: Any, left: DimValue, right: DimValue) -> Any:
@@ -274,7 +360,4 @@ def _user_constraints(avals: Sequence[Any]) -> list[ji.UserConstraint]:
 
 
 def _spec_error(msg: str, avals: Sequence[Any], paths: Sequence[str]) -> str:
-  specs = ", ".join(f"{p} with shape ({', '.join(str(d) for d in a.shape)})"
-                    for p, a in zip(paths, avals)
-                    if not is_static_shape(a.shape))
-  return f"{SPEC_MISMATCH} (expected {specs}): {msg}"
+  return f"{SPEC_MISMATCH} (expected {_specs_of(avals, paths)}): {msg}"

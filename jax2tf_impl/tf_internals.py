@@ -52,3 +52,14 @@ def frozen_graph_def(concrete_function: Any) -> Any:
   frozen = _convert_to_constants.convert_variables_to_constants_v2(
       concrete_function, lower_control_flow=True, aggressive_inlining=True)
   return frozen.graph.as_graph_def()
+
+
+# --- h_polyconv ----------------------------------------------------------------
+from tensorflow.python.saved_model import save_context as _save_context  # noqa: E402
+
+
+def in_saved_model_save() -> bool:
+  """Whether tf.saved_model.save is tracing functions right now (it traces
+  the gradient functions of custom gradients too, for models that may only
+  ever be used for inference)."""
+  return _save_context.in_save_context()

@@ -160,6 +160,11 @@ def _leaf_to_tensor(leaf: Any, path: str) -> tuple[tf.Tensor, bool]:
                       f"{type(leaf).__name__}")
     np_dtype = arr.dtype
     tensor = tf.constant(arr)
+  if np_dtype.kind in "SUO":  # (ml_dtypes such as bfloat16 are kind "V")
+    raise InputSpecError(
+        f"argument {path}: dtype {getattr(tensor, 'dtype', np_dtype)!r} "
+        f"is not supported; expected a numeric or bool array (JAX has no "
+        f"string or object arrays)")
   canonical = dt.canonicalize(np_dtype)
   if canonical != np_dtype:
     tensor = tf.cast(tensor, dt.to_tf_dtype(canonical))

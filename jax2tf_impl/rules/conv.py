@@ -50,7 +50,8 @@ class _Plan:
   batch: Any
   channels: Any
   jax_sizes: list[Any]
-  kernel: list[int]
+  kernel: list[Any]
+  jax_kernel: list[Any]
   out_sizes: list[Any]
   out_channels: int
   strides: Sequence[int]
@@ -142,7 +143,8 @@ def _tf_padding(plan: _Plan, sizes: list[Any]) -> str | None:
   try:
     if all(core_is_zero(lo) and core_is_zero(hi) for lo, hi in padding):
       return "VALID"
-    eff = [(k - 1) * d + 1 for k, d in zip(plan.kernel, plan.rhs_dilation)]
+    eff = [(k - 1) * d + 1 for k, d in zip(plan.jax_kernel,
+                                           plan.rhs_dilation)]
     same = lax.padtype_to_pads(sizes, eff, plan.strides, "SAME")
     if all(bool(a[0] == b[0]) and bool(a[1] == b[1])
            for a, b in zip(same, padding)):
@@ -175,8 +177,9 @@ def _conv_float(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
         and groups == plan.channels and list(dilation) == [1, 1]
         and strides[0] == strides[1]):
       # Depthwise: TFLite's DEPTHWISE_CONV_2D; out channel = c * mult + m.
-      kh, kw, _, o = w.shape.as_list()
-      w = tf.reshape(w, [kh, kw, groups, o // groups])
+      # The kernel's spatial sizes are symbolic in a weight gradient.
+      kh, kw, _, o = _current_dims(w)
+      w = _reshape(w, [kh, kw, groups, o // groups])
       return tf.nn.depthwise_conv2d(x, w, [1, strides[0], strides[1], 1],
                                     padding)
     # conv2d infers the feature groups from C / I.
@@ -196,6 +199,10 @@ def _conv_by_leading_axis(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
   convs, the first spatial axis folded into the batch (conv3d on CPU has
   no feature groups, and no dilation for f16/f64)."""
   out0, s0, d0 = out_sizes[0], strides[0], dilation[0]
+  if w.shape[0] is None:
+    raise plan.ctx.unsupported(
+        "a 3-D (or higher) conv with feature groups or dilation whose "
+        "leading kernel spatial size is symbolic")
   total = None
   for k in range(w.shape[0]):
     start = k * d0
@@ -274,21 +281,24 @@ def _conv_general_dilated(
   lhs_spec, rhs_spec, out_spec = dimension_numbers
   nd = len(lhs_spec) - 2
   out_dtype = np.dtype(out_aval.dtype)
-  rhs_shape = ctx.shape(rhs_aval)
   out_shape = ctx.shape(out_aval)
-  kernel = [rhs_shape[d] for d in rhs_spec[2:]]
-  in_features, out_features = rhs_shape[rhs_spec[1]], rhs_shape[rhs_spec[0]]
-  # A symbolic kernel input-feature count is what the weight gradient of a
-  # batch-polymorphic conv has (the batch becomes the contracted feature):
-  # TF's float convolutions take it at run time.
+  jax_kernel = [rhs_aval.shape[d] for d in rhs_spec[2:]]
+  kernel = [ctx.dim(d) for d in jax_kernel]
+  in_features = rhs_aval.shape[rhs_spec[1]]
+  out_features = rhs_aval.shape[rhs_spec[0]]
+  # Symbolic kernel sizes are what weight gradients have: the kernel of
+  # the weight-gradient conv is the output cotangent, so its spatial sizes
+  # are the (symbolic) activation sizes, and its input features are the
+  # (symbolic) batch. TF's float convolutions take filters whose shape is
+  # known only at run time (and XLA compiles them at the concrete sizes).
   integer = dt.is_integer(out_dtype) or dt.is_bool(out_dtype)
-  if not _static(kernel + [out_features]) or (
-      integer and not _static([in_features])):
-    raise ctx.unsupported("conv with a symbolic kernel spatial or output-"
-                          "feature size (or symbolic input features for "
-                          "integer convs)")
+  if not _static([out_features]) or (
+      integer and not _static(jax_kernel + [in_features])):
+    raise ctx.unsupported("conv with a symbolic output-feature size (or "
+                          "a symbolic kernel size for integer convs)")
   if (any(isinstance(d, int) and d == 0 for d in out_shape)
-      or 0 in kernel or (isinstance(in_features, int) and in_features == 0)):
+      or any(isinstance(d, int) and d == 0 for d in jax_kernel)
+      or (isinstance(in_features, int) and in_features == 0)):
     # Empty output, or an empty sum (XLA gives zeros).
     return tf.zeros(ctx.shape_tensor(out_aval), ctx.tf_dtype(out_dtype))
 
@@ -298,6 +308,7 @@ def _conv_general_dilated(
       ctx=ctx, batch=ctx.dim(lhs_aval.shape[lhs_spec[0]]),
       channels=ctx.dim(lhs_aval.shape[lhs_spec[1]]),
       jax_sizes=[lhs_aval.shape[d] for d in lhs_spec[2:]], kernel=kernel,
+      jax_kernel=jax_kernel,
       out_sizes=[out_shape[d] for d in out_spec[2:]],
       out_channels=out_features, strides=window_strides, padding=padding,
       lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,

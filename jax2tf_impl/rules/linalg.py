@@ -223,7 +223,13 @@ def _lu(ctx: RuleContext, x: tf.Tensor) -> list[tf.Tensor]:
 @register(lax_linalg.lu_pivots_to_permutation_p)
 def _lu_pivots_to_permutation(ctx: RuleContext, pivots: tf.Tensor, *,
                               permutation_size: int) -> tf.Tensor:
-  """Applies the row swaps pivots[..., i] <-> i, in order, to iota."""
+  """Applies the row swaps pivots[..., i] <-> i, in order, to iota.
+
+  Pivots out of [0, m) (which LU never gives, but the primitive accepts)
+  behave as JAX's own implementation (`perm.at[i].set(perm[j])` then
+  `perm.at[j].set(x)`, jnp indexing): a negative j counts from the end
+  once, the read of perm[j] clamps to [0, m), the write to j is dropped.
+  """
   aval = ctx.avals_in[0]
   nb = len(aval.shape) - 1
   k = ctx.dim(aval.shape[-1])
@@ -233,8 +239,14 @@ def _lu_pivots_to_permutation(ctx: RuleContext, pivots: tf.Tensor, *,
   perm0 = tf.broadcast_to(rows, tf.concat([tf.shape(pivots)[:-1], [m]], 0))
 
   def body(i, perm):
-    swap = _swap_index(rows, i, tf.gather(pivots, i, axis=-1))
-    return i + 1, tf.gather(perm, swap, axis=nb, batch_dims=nb)
+    j = tf.gather(pivots, i, axis=-1)[..., None]
+    j = tf.where(j < 0, j + m, j)
+    read = tf.clip_by_value(j, 0, m - 1)
+    y = tf.gather(perm, read, axis=nb, batch_dims=nb)
+    x = tf.gather(perm, tf.reshape(i, [1]), axis=nb)
+    perm = tf.where(tf.equal(rows, i), y, perm)
+    written = tf.equal(rows, j) & (j >= 0) & (j < m)
+    return i + 1, tf.where(written, x, perm)
 
   if static_zero(k):
     return perm0

@@ -293,9 +293,8 @@ def _pad(ctx: RuleContext, x: Any, padding_value: Any, *,
   config = [(ctx.dim(lo), ctx.dim(hi), ctx.dim(interior))
             for lo, hi, interior in padding_config]
   for dim, (_, _, interior) in enumerate(config):
-    if not isinstance(interior, int):
-      raise ctx.unsupported("symbolic interior padding")
-    if interior > 0:
+    # A symbolic interior (a TF scalar here) is >= 0: JAX checks it.
+    if not isinstance(interior, int) or interior > 0:
       x, shape = _interior_pad(ctx, x, padding_value, shape, dim, interior)
   grow = [[dim_max(lo, 0), dim_max(hi, 0)] for lo, hi, _ in config]
   if any(not is_static(a, b) or a or b for a, b in grow):

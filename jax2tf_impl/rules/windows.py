@@ -22,9 +22,10 @@ from jax.extend.core import primitives as prims
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.support import as_shape, dim_max
 from jax2tf_impl.rules.monoids import (
     MONOIDS, body_tree_reduce, monoid_identity, monoid_of_body, reduce_max,
-    reduce_min, reduce_sum)
+    reduce_min, reduce_sum, vectorized_body)
 from jax2tf_impl.rules.semantics import is_nan
 
 
@@ -42,8 +43,53 @@ def _dilate(x: Any, axis: int, n: Any, d: int, fill: Any) -> Any:
   return _strided_axis(y, axis, keep, 1)
 
 
-def _pad(x: Any, padding: Sequence[tuple[int, int]], fill: Any) -> Any:
-  """Edge padding with `fill`; negative amounts crop."""
+def known_nonnegative(d: Any) -> bool | None:
+  """Whether the JAX dim `d` (an int or a symbolic expression) is >= 0,
+  when that is known at conversion time; None when it depends on the
+  dimension variables (JAX's decision procedure is inconclusive)."""
+  if isinstance(d, (int, np.integer)):
+    return bool(d >= 0)
+  try:
+    return bool(d >= 0)
+  except Exception:  # pylint: disable=broad-except  (InconclusiveDimension)
+    return None
+
+
+def pad_or_crop(ctx: RuleContext, x: Any, padding: Sequence[tuple[Any, Any]],
+                fill: Any) -> Any:
+  """Edge padding of every axis of `x` with `fill`; negative amounts crop.
+
+  `padding` holds JAX dims: ints, or symbolic expressions such as the
+  SAME padding of a strided window on a `4*b` axis
+  (`floordiv(...)` terms). Amounts whose sign is known at conversion time
+  take one form; the others pad by max(p, 0) and crop by max(-p, 0) with
+  run-time values.
+  """
+  if all(isinstance(p, (int, np.integer)) for pair in padding for p in pair):
+    return _pad_static(x, [(int(lo), int(hi)) for lo, hi in padding], fill)
+  grow, crop = [], []
+  for pair in padding:
+    g, c = [], []
+    for p in pair:
+      sign, v = known_nonnegative(p), ctx.dim(p)
+      g.append(v if sign else 0 if sign is False else dim_max(v, 0))
+      c.append(0 if sign else -v if sign is False else dim_max(-v, 0))
+    grow.append(g)
+    crop.append(c)
+  nonzero = lambda v: not isinstance(v, int) or v != 0  # noqa: E731
+  if any(nonzero(v) for g in grow for v in g):
+    x = tf.pad(x, tf.stack([as_shape(g) for g in grow]),
+               constant_values=fill)
+  if any(nonzero(v) for c in crop for v in c):
+    dims = tf.shape(x, out_type=tf.int32)
+    begin = [lo for lo, _ in crop]
+    size = [dims[a] - lo - hi for a, (lo, hi) in enumerate(crop)]
+    x = tf.slice(x, as_shape(begin), as_shape(size))
+  return x
+
+
+def _pad_static(x: Any, padding: Sequence[tuple[int, int]], fill: Any) -> Any:
+  """Edge padding with `fill`; negative amounts crop (all amounts ints)."""
   pos = [(max(lo, 0), max(hi, 0)) for lo, hi in padding]
   if any(lo or hi for lo, hi in pos):
     x = tf.pad(x, pos, constant_values=fill)
@@ -55,6 +101,11 @@ def _pad(x: Any, padding: Sequence[tuple[int, int]], fill: Any) -> Any:
   return x
 
 
+def _is_zero(d: Any) -> bool:
+  """Whether the JAX dim `d` is the int 0 (a symbolic pad is not)."""
+  return isinstance(d, (int, np.integer)) and d == 0
+
+
 def _dilated_padded(ctx: RuleContext, x: Any, in_shape: Sequence[Any],
                     out_shape: Sequence[Any], padding: Sequence[tuple[int, int]],
                     base_dilation: Sequence[int], fill: Any) -> tuple[Any, list[Any]]:
@@ -63,7 +114,8 @@ def _dilated_padded(ctx: RuleContext, x: Any, in_shape: Sequence[Any],
   dims = [ctx.dim(d) for d in in_shape]
   for a in range(len(base_dilation)):
     x = _dilate(x, a, dims[a], base_dilation[a], fill)
-  return _pad(x, padding, fill), [ctx.dim(d) for d in out_shape]
+  return (pad_or_crop(ctx, x, padding, fill),
+          [ctx.dim(d) for d in out_shape])
 
 
 def window_patches(ctx: RuleContext, x: Any, fill: Any, in_shape: Sequence[Any],
@@ -173,10 +225,11 @@ def _pooling_fast_path(ctx: RuleContext, x: Any, kind: str,
       or wd[0] != 1 or wd[-1] != 1 or st[0] != 1 or st[-1] != 1
       or any(d != 1 for d in wargs["base_dilation"])
       or any(d != 1 for d in wargs["window_dilation"])
-      or any(lo < 0 or hi < 0 for lo, hi in wargs["padding"])):
+      or not all(known_nonnegative(p) for pair in wargs["padding"]
+                 for p in pair)):
     return None
   y = -x if kind == "min" else x
-  y = _pad(y, wargs["padding"], tf.constant(-np.inf, x.dtype))
+  y = pad_or_crop(ctx, y, wargs["padding"], tf.constant(-np.inf, x.dtype))
   pool = lambda t: tf.nn.max_pool(t, list(wd[1:-1]), list(st[1:-1]), "VALID")
   out = pool(y)
   nan_mask = tf.cast(is_nan(y), x.dtype)
@@ -224,16 +277,35 @@ def _reduce_window(ctx: RuleContext, *args: Any, jaxpr: Any, consts: Any,
                                 operands, inits, params)
 
 
+# Windows up to this many elements are folded in XLA's order (one body
+# application per window element); larger ones use a pairwise tree.
+_SEQUENTIAL_FOLD_MAX = 256
+
+
 def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
                            inits: list[Any], params: dict[str, Any]
                            ) -> list[Any]:
-  """Any reducer body: windows as [K, M] and a pairwise tree of the body,
-  skipping padding and base-dilation holes as XLA does."""
+  """Any reducer body: windows as [K, M], skipping padding and
+  base-dilation holes as XLA does.
+
+  The body need not be associative or commutative (e.g. `(a[0] + b[0],
+  a[1] - b[1])`), so the order matters: XLA's CPU backend folds each window
+  in row-major window order starting from the init value,
+  `acc = body(acc, x_k)`, and so do we (a pairwise tree, or a final
+  `body(x, init)`, gives other numbers for such bodies). Only windows of
+  more than _SEQUENTIAL_FOLD_MAX elements take the pairwise tree, which is
+  exact for associative bodies.
+  """
+  if any(not isinstance(w, (int, np.integer))
+         for w in params["window_dimensions"]):
+    raise ctx.unsupported("a generic reduce_window with a symbolic window "
+                          "size")
   out_aval = ctx.avals_out[0]
   k = int(np.prod(params["window_dimensions"], dtype=np.int64))
-  m = 1
-  for d in ctx.shape(out_aval):
-    m = m * d
+  m_jax = 1
+  for d in out_aval.shape:
+    m_jax = m_jax * d
+  m = ctx.dim(m_jax)
   rows_shape = [k, m] if isinstance(m, int) else tf.stack([k, m])
 
   def as_rows(patches: Any, waxes: list[int]) -> Any:
@@ -246,13 +318,37 @@ def _generic_reduce_window(ctx: RuleContext, body: Any, operands: list[Any],
     patches, waxes = window_patches(ctx, x, init, **wargs)
     flat.append(as_rows(patches, waxes))
   valid = None
-  if any(lo or hi for lo, hi in params["padding"]) or any(
+  if any(not (_is_zero(lo) and _is_zero(hi))
+         for lo, hi in params["padding"]) or any(
       d != 1 for d in wargs["base_dilation"]):
     mask = _valid_mask(ctx, wargs)
     valid = as_rows(mask, waxes)
   dtypes = [a.dtype for a in ctx.avals_in[:len(operands)]]
-  outs = body_tree_reduce(ctx, body, flat, inits, dtypes, k, m, valid)
+  if k > _SEQUENTIAL_FOLD_MAX:
+    outs = body_tree_reduce(ctx, body, flat, inits, dtypes, k, m, valid)
+  else:
+    outs = _sequential_fold(ctx, body, flat, inits, dtypes, k, m, m_jax,
+                            valid)
   return [tf.reshape(o, ctx.shape_tensor(out_aval)) for o in outs]
+
+
+def _sequential_fold(ctx: RuleContext, body: Any, rows: list[Any],
+                     inits: list[Any], dtypes: Sequence[Any], k: int, m: Any,
+                     m_jax: Any, valid: Any) -> list[Any]:
+  """acc = inits; acc = body(acc, rows[:, j]) for j in 0..k-1, vectorised
+  over the m windows (`m_jax` is m as a JAX dim, so the vectorised body is
+  traced once, with a symbolic length when m is symbolic); elements with
+  `valid` False leave acc unchanged."""
+  vec_body = vectorized_body(body, m_jax, list(dtypes) * 2)
+  size = [m] if isinstance(m, int) else tf.reshape(m, [1])
+  acc = [tf.broadcast_to(i, size) for i in inits]
+  for j in range(k):
+    xs = [r[j] for r in rows]
+    new = ctx.interpret(vec_body, *acc, *xs)
+    if valid is not None:
+      new = [tf.where(valid[j], n, a) for n, a in zip(new, acc)]
+    acc = new
+  return acc
 
 
 def _selected_position(ctx: RuleContext, patches: Any, waxes: list[int],
@@ -402,8 +498,8 @@ def _scatter_to_selected(ctx: RuleContext, source: Any, operand: Any,
   (zero when None)."""
   dtype = op_aval.dtype
   rank = len(window_dimensions)
-  if any(lo < 0 or hi < 0 for lo, hi in padding):
-    raise ctx.unsupported("negative padding")
+  if not all(known_nonnegative(p) for pair in padding for p in pair):
+    raise ctx.unsupported("negative (or symbolic of unknown sign) padding")
   ones = (1,) * rank
   wargs = dict(in_shape=op_aval.shape, out_shape=src_aval.shape,
                window_dimensions=window_dimensions,
@@ -415,7 +511,8 @@ def _scatter_to_selected(ctx: RuleContext, source: Any, operand: Any,
   sel, _, k = _selected_position(ctx, patches, waxes, select_prim, dtype)
   # Padded-operand coordinates of each window's selected element.
   outs = [ctx.dim(d) for d in src_aval.shape]
-  padded = [ctx.dim(d) + lo + hi for d, (lo, hi) in zip(op_aval.shape, padding)]
+  padded = [ctx.dim(d + lo + hi) for d, (lo, hi) in zip(op_aval.shape,
+                                                       padding)]
   flat = tf.zeros_like(sel)
   rem = sel
   win_strides = [int(np.prod(window_dimensions[a + 1:], dtype=np.int64))
@@ -442,8 +539,8 @@ def _scatter_to_selected(ctx: RuleContext, source: Any, operand: Any,
     out = reduce(data, ids, total)
   out = tf.reshape(out, padded if all(isinstance(d, int) for d in padded)
                    else tf.stack(padded))
-  begin = [lo for lo, _ in padding]
-  out = tf.slice(out, begin, ctx.shape_tensor(op_aval))
+  begin = [ctx.dim(lo) for lo, _ in padding]
+  out = tf.slice(out, as_shape(begin), ctx.shape_tensor(op_aval))
   if init_value is None:
     return out
   combine = {lax.add_p: tf.add, lax.mul_p: tf.multiply, lax.max_p: tf.maximum,
