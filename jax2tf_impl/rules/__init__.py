@@ -35,6 +35,7 @@ FAMILY_MODULES = (
     "reductions",
     "cumulative",
     "windows",
+    "select_windows",
     "indexing",
     "scatter",
     "dot",
