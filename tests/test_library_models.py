@@ -316,13 +316,10 @@ def test_tolerance_helper_is_jax_s():
   assert tolerance(np.float32) <= TOL
 
 
-_TFLITE_XFAIL = {
-    # vmap of eqx.nn.MaxPool2d is a rank-5 reduce_window max: the windows
-    # rule emits MaxPool3D, which TFLite's builtins lack (a rules/windows.py
-    # gap: a rank-5 window of size 1 in the leading dims could be reshaped
-    # to MaxPool2D).
-    "equinox_cnn": "reduce_window max of rank 5 -> MaxPool3D, not a TFLite builtin",
-}
+# Known TFLite failures (model name -> reason). Empty since vmapped
+# channels-first pools (eqx.nn.MaxPool2d under vmap, a rank-5 reduce_window)
+# became a 2-D MaxPool in rules/windows.py.
+_TFLITE_XFAIL: dict[str, str] = {}
 
 
 def _tflite_param(name):

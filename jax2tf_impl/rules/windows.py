@@ -209,31 +209,61 @@ _POOL_DTYPES = {1: (tf.float16, tf.bfloat16, tf.float32, tf.float64),
                 3: (tf.bfloat16, tf.float32)}
 
 
+def _pooling_layout(wargs: dict[str, Any]) -> tuple[int, int] | None:
+  """The [lo, hi) block of axes a window really acts on (size, stride or
+  padding not trivial), if it is contiguous; None otherwise or if none."""
+  wd, st, pads = (wargs["window_dimensions"], wargs["window_strides"],
+                  wargs["padding"])
+  active = [a for a in range(len(wd))
+            if wd[a] != 1 or st[a] != 1
+            or any(not (isinstance(p, (int, np.integer)) and p == 0)
+                   for p in pads[a])]
+  if not active or active != list(range(active[0], active[-1] + 1)):
+    return None
+  return active[0], active[-1] + 1
+
+
 def _pooling_fast_path(ctx: RuleContext, x: Any, kind: str,
                        wargs: dict[str, Any]) -> Any:
-  """tf.nn.max_pool for max/min over spatial axes of N...C floats, or None.
+  """tf.nn.max_pool for max/min over a contiguous block of axes of floats,
+  or None.
 
-  Much faster than gathering windows. MaxPool neither propagates NaN nor
-  takes explicit padding: pad with the identity, and put NaN back where a
-  window holds one (a second, cheap pool of the NaN mask).
+  Much faster than gathering windows, and a builtin of every target. The
+  axes before the block become the pool's batch, those after it its
+  channels (a size-1 channel if none): a vmapped channels-first pool, e.g.
+  Equinox's MaxPool2d under jax.vmap, is a 2-D MaxPool, not a MaxPool3D
+  (which TFLite lacks). MaxPool neither propagates NaN nor takes explicit
+  padding: pad with the identity, and put NaN back where a window holds one
+  (a second, cheap pool of the NaN mask).
   """
-  rank = len(wargs["window_dimensions"])
-  spatial = rank - 2
+  layout = _pooling_layout(wargs)
+  if layout is None:
+    return None
+  lo, hi = layout
   wd, st = wargs["window_dimensions"], wargs["window_strides"]
-  if (x.dtype not in _POOL_DTYPES.get(spatial, ())
-      or wd[0] != 1 or wd[-1] != 1 or st[0] != 1 or st[-1] != 1
+  if (x.dtype not in _POOL_DTYPES.get(hi - lo, ())
       or any(d != 1 for d in wargs["base_dilation"])
       or any(d != 1 for d in wargs["window_dilation"])
       or not all(known_nonnegative(p) for pair in wargs["padding"]
                  for p in pair)):
     return None
-  y = -x if kind == "min" else x
-  y = pad_or_crop(ctx, y, wargs["padding"], tf.constant(-np.inf, x.dtype))
-  pool = lambda t: tf.nn.max_pool(t, list(wd[1:-1]), list(st[1:-1]), "VALID")
+  in_dims = ctx.shape(wargs["in_shape"])
+  lead, trail = 1, 1
+  for d in in_dims[:lo]:
+    lead = lead * d
+  for d in in_dims[hi:]:
+    trail = trail * d
+  y = tf.reshape(x, as_shape([lead, *in_dims[lo:hi], trail]))
+  y = -y if kind == "min" else y
+  y = pad_or_crop(ctx, y, [(0, 0), *wargs["padding"][lo:hi], (0, 0)],
+                  tf.constant(-np.inf, x.dtype))
+  pool = lambda t: tf.nn.max_pool(t, list(wd[lo:hi]), list(st[lo:hi]),
+                                  "VALID")
   out = pool(y)
   nan_mask = tf.cast(is_nan(y), x.dtype)
   out = tf.where(pool(nan_mask) > 0, tf.constant(np.nan, x.dtype), out)
-  return -out if kind == "min" else out
+  out = -out if kind == "min" else out
+  return tf.reshape(out, ctx.shape_tensor(ctx.aval_out))
 
 
 def _monoid_window_rule(kind: str, reducer: Any):
