@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from support import harness as hs
 from support import sampling
+from support.tf_testing import mark_known_failure
 import jax2tf_impl
 
 _FLOAT = tuple(np.dtype(d) for d in (np.float16, jax.numpy.bfloat16,
@@ -39,6 +40,16 @@ def _dtype(h):
     return np.dtype(h.dtype)
   except TypeError:
     return None
+
+
+# Known gradient differences: (group, dtype, mode) -> reason, xfailed
+# (strict=False: the sample changes daily; a fix shows up as XPASS).
+KNOWN_FAILURES = {
+    ("pow", "bfloat16", "jit"): (
+        "bfloat16 pow gradient under jit_compile: TF's XLA path rounds "
+        "x ** (y - 1) * y differently, so a few entries overflow to inf and "
+        "become NaN where JAX's stay finite (max error otherwise 7e-3 rel)"),
+}
 
 
 def _float_size(args) -> int:
@@ -111,6 +122,8 @@ def test_harness_gradient(request, harness, mode):
                                    enable_xla=mode != "noxla")
   if hs.jax_unimplemented_on_cpu(harness):
     pytest.skip("JAX itself does not run this on CPU")
+  mark_known_failure(request, KNOWN_FAILURES,
+                     (harness.group_name, np.dtype(harness.dtype).name, mode))
   args = hs.make_args(harness)
   diff_idx = [i for i, a in enumerate(args)
               if np.asarray(a).dtype in _FLOAT]
@@ -163,7 +176,7 @@ def test_harness_gradient(request, harness, mode):
   got = tf_grads()
   for i, (g, e) in enumerate(zip(got, expected)):
     e = np.asarray(e)
-    g = np.zeros_like(e) if g is None else np.asarray(g)
+    g = np.zeros_like(e) if g is None else tf.convert_to_tensor(g).numpy()
     assert g.dtype == e.dtype and g.shape == e.shape, (g.dtype, e.dtype)
     rtol = _TOLERANCE[e.dtype.name]
     g64, e64 = g.astype(np.float64), e.astype(np.float64)
