@@ -23,7 +23,6 @@ import tensorflow as tf
 
 from support import harness as hs
 from support import sampling
-from support.tf_testing import mark_known_failure
 import jax2tf_impl
 
 _FLOAT = tuple(np.dtype(d) for d in (np.float16, jax.numpy.bfloat16,
@@ -49,7 +48,27 @@ KNOWN_FAILURES = {
         "bfloat16 pow gradient under jit_compile: TF's XLA path rounds "
         "x ** (y - 1) * y differently, so a few entries overflow to inf and "
         "become NaN where JAX's stay finite (max error otherwise 7e-3 rel)"),
+    ("approx_top_k", "bfloat16", None): (
+        "bfloat16 inputs hold ties: JAX's CPU top_k and ours pick different "
+        "ones of equal values, so the cotangent lands on another tied "
+        "element (values agree; 2 of 4096 entries differ)"),
+    ("svd", None, None): (
+        "singular vectors are unique only up to sign (TF's Svd and LAPACK "
+        "choose differently): a random cotangent on U / V gives different "
+        "but equally valid gradients (the forward harness checks "
+        "properties instead)"),
+    ("eigh", None, None): (
+        "eigenvectors are unique only up to sign/phase: as for svd"),
+    ("eig", None, None): (
+        "eigenvectors are unique only up to a complex phase: as for svd"),
 }
+
+
+def _known_failure_reason(group: str, dtype: str, mode: str) -> str | None:
+  for key in ((group, dtype, mode), (group, dtype, None), (group, None, None)):
+    if key in KNOWN_FAILURES:
+      return KNOWN_FAILURES[key]
+  return None
 
 
 def _float_size(args) -> int:
@@ -122,8 +141,10 @@ def test_harness_gradient(request, harness, mode):
                                    enable_xla=mode != "noxla")
   if hs.jax_unimplemented_on_cpu(harness):
     pytest.skip("JAX itself does not run this on CPU")
-  mark_known_failure(request, KNOWN_FAILURES,
-                     (harness.group_name, np.dtype(harness.dtype).name, mode))
+  reason = _known_failure_reason(harness.group_name,
+                                 np.dtype(harness.dtype).name, mode)
+  if reason:
+    request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
   args = hs.make_args(harness)
   diff_idx = [i for i, a in enumerate(args)
               if np.asarray(a).dtype in _FLOAT]
