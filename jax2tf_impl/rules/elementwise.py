@@ -237,6 +237,12 @@ def _abs(ctx: RuleContext, x: Any) -> Any:
   """|x|; complex abs is real; unsigned abs is the identity."""
   if dt.is_unsigned(ctx.avals_in[0].dtype):
     return tf.identity(x)
+  if dt.is_complex(ctx.avals_in[0].dtype):
+    # XLA's complex abs is NaN when either part is NaN (C99's hypot, which
+    # TF's kernel follows, gives inf for inf + nan*j).
+    any_nan = is_nan(tf.math.real(x)) | is_nan(tf.math.imag(x))
+    mag = tf.math.abs(x)
+    return tf.where(any_nan, tf.constant(np.nan, mag.dtype), mag)
   return tf.math.abs(x)
 
 

@@ -97,6 +97,15 @@ def reduce_extreme(x: Any, axes: Sequence[int], dtype: Any,
   if dt.is_float(dtype):
     # XLA (tf.function(jit_compile=True)) does not propagate NaN here.
     has_nan = tf.reduce_any(is_nan(x), axis=axes)
+    # TF's kernels return either zero of {-0.0, +0.0}; lax.max orders
+    # -0.0 < +0.0: max is +0.0 if any +0.0 is there, min -0.0 if any -0.0.
+    zero = tf.zeros([], x.dtype)
+    wanted_zero = tf.math.equal(x, zero) & (
+        (tf.math.reciprocal(x) > zero) if greater else
+        (tf.math.reciprocal(x) < zero))
+    signed = tf.where(tf.reduce_any(wanted_zero, axis=axes),
+                      zero if greater else -zero, -zero if greater else zero)
+    out = tf.where(tf.math.equal(out, zero), signed, out)
     out = tf.where(has_nan, tf.constant(np.nan, out.dtype), out)
   return out
 
