@@ -18,7 +18,9 @@ def run_converted(fn, mode, *args, enable_xla=True, **convert_kw):
   import jax2tf_impl  # pylint: disable=g-import-not-at-top
   converted = jax2tf_impl.convert(fn, enable_xla=enable_xla, **convert_kw)
   outs = run_in_mode(converted, mode, *[tf.constant(a) for a in args])
-  return [np.asarray(o) for o in tf.nest.flatten(outs)]
+  # .numpy(): np.asarray of a 0-d bfloat16 EagerTensor fails.
+  return [o.numpy() if hasattr(o, "numpy") else np.asarray(o)
+          for o in tf.nest.flatten(outs)]
 
 
 def jax_outputs(fn, *args):
