@@ -19,6 +19,22 @@ def x64_off():
     yield
 
 
+# Thousands of conversions in one worker process: JAX's trace/compile caches
+# and dead TF graphs otherwise grow a worker to many GB (CI has 24 GB for
+# two workers). Cleared every _CLEAR_EVERY tests.
+_CLEAR_EVERY = 300
+_tests_run = 0
+
+
+def pytest_runtest_teardown(item, nextitem):
+  global _tests_run
+  _tests_run += 1
+  if _tests_run % _CLEAR_EVERY == 0:
+    import gc  # pylint: disable=g-import-not-at-top
+    jax.clear_caches()
+    gc.collect()
+
+
 def pytest_report_header(config):
   from support import sampling  # pylint: disable=g-import-not-at-top
   if sampling.FULL:
