@@ -43,6 +43,7 @@ from jax.experimental import jax2tf  # noqa: E402
 
 import jax2tf_impl  # noqa: E402
 from jax2tf_impl import demo  # noqa: E402
+from run_benchmarks import chain_function  # noqa: E402  (benchmarks/ is on sys.path)
 
 
 # --- models: fn(params, x), params maker, input maker ------------------------
@@ -192,16 +193,6 @@ def race_latency(models: list[str], batches: list[int], blocks: int,
 
 
 # --- conversion time ---------------------------------------------------------
-
-def chain_function(n_eqns: int) -> Callable[[jax.Array], jax.Array]:
-  """A function whose jaxpr has exactly `n_eqns` elementwise equations."""
-  def f(x):
-    for i in range(n_eqns // 2):
-      x = jnp.sin(x) if i % 2 else jnp.cos(x)
-      x = x * 1.0001
-    return x
-  return f
-
 
 def race_conversion(n_eqns: int) -> dict[str, Any]:
   f = chain_function(n_eqns)
