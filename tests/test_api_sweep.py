@@ -68,7 +68,11 @@ def _params() -> list:
       marks = []
       reason = _expected_failure(name, mode)
       if reason:
-        marks.append(pytest.mark.xfail(reason=reason, strict=True))
+        # A "not bit-exact" case differs in a few elements of some draws
+        # only (the key changes daily): whether today's draw hits one is
+        # chance, so it may pass. Every other known failure is strict.
+        strict = not reason.startswith("not bit-exact")
+        marks.append(pytest.mark.xfail(reason=reason, strict=strict))
       out.append(pytest.param(name, mode, marks=marks, id=f"{mode}-{name}"))
   return out
 
