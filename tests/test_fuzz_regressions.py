@@ -205,3 +205,30 @@ def test_bf16_dot_overflow_jit():
                  3.3895313892515355e+38, -0.040771484375, 2.359375],
                 jnp.bfloat16).reshape((2, 4))
   assert_all_modes(f, x0, x1, modes=("jit", "noxla_jit"))
+
+
+def test_cbrt_near_the_float_maximum():
+  """fuzz 20261202:291: cbrt(-3.4e38) gave +inf (JAX -6.98e12): the Newton
+  step cubed r and overflowed (rules/elementwise_math.py: _cbrt)."""
+  x = np.array([-3.4028234663852886e+38, 3.4028234663852886e+38, -27., 8.],
+               np.float32)
+  assert_all_modes(lax.cbrt, x)
+  assert_all_modes(lax.cbrt, np.array([-1.7976931348623157e308, 1e300], np.float64))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "fuzz 20261202:183: remainder(x, x) of a subnormal x under enable_xla=False "
+    "+ jit_compile: XLA reads x as 0 in the compare, our portable fmod keeps "
+    "x (where(x == 0, x, ...)) where JAX gives NaN (0 % 0)"))
+def test_subnormal_remainder_jit():
+  x = np.full((5, 3, 5, 3), 1.401298464324817e-45, np.float32)
+  assert_all_modes(lambda v: jnp.remainder(v, v), x, modes=("noxla_jit",))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "fuzz 20261202:276: lgamma of a subnormal bfloat16 (9.2e-41): TF's kernel "
+    "computes lgamma of the subnormal (104), XLA reads it as 0 (inf)"))
+def test_subnormal_lgamma_bf16():
+  assert_all_modes(lax.lgamma, np.array([9.183549615799121e-41], jnp.bfloat16),
+                   modes=("eager", "graph"))
+

@@ -138,10 +138,11 @@ def _rsqrt_complex(x: Any) -> Any:
 
 def _cbrt(x: Any) -> Any:
   """Real cube root: sign(x) * |x| ** (1/3), refined by one Newton step
-  (exact cubes come out exact), keeping +-0, +-inf and NaN."""
+  (exact cubes come out exact), keeping +-0, +-inf and NaN. The step is
+  r - (r - |x| / r^2) / 3: r^3 would overflow near the dtype's maximum."""
   ax = tf.math.abs(x)
   r = tf.math.pow(ax, tf.constant(1 / 3, x.dtype))
-  refined = r - (r * r * r - ax) / (tf.constant(3, x.dtype) * r * r)
+  refined = r - (r - ax / (r * r)) / tf.constant(3, x.dtype)
   finite_nonzero = tf.math.logical_and(tf.math.is_finite(r),
                                        tf.math.greater(r, tf.zeros_like(r)))
   r = tf.where(finite_nonzero, refined, r)
