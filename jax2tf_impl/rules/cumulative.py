@@ -20,6 +20,7 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.monoids import Binop, max_binop, min_binop
+from jax2tf_impl.rules.semantics import is_nan
 
 
 def _max_identity(dtype: Any) -> np.ndarray:
@@ -176,4 +177,4 @@ def _logsumexp_scan(y: Any, axis: int, reverse: bool) -> Any:
   out = tf.math.cumulative_logsumexp(y, axis=axis, reverse=reverse)
   seen = lambda m: tf.math.cumsum(tf.cast(m, tf.int32), axis=axis, reverse=reverse) > 0
   out = tf.where(seen(tf.math.equal(y, np.inf)), tf.constant(np.inf, y.dtype), out)
-  return tf.where(seen(tf.math.is_nan(y)), tf.constant(np.nan, y.dtype), out)
+  return tf.where(seen(is_nan(y)), tf.constant(np.nan, y.dtype), out)
