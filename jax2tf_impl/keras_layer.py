@@ -39,7 +39,6 @@ from jax2tf_impl.api import convert
 from jax2tf_impl.module import trainable_mask
 
 
-
 def _keras_package() -> types.ModuleType:
   """The top-level package behind `tf.keras` (`keras` or `tf_keras`).
 
