@@ -1,6 +1,6 @@
-"""`JaxLayer`: a Keras 3 layer (TensorFlow backend) running a converted JAX
-apply function on its own weights, so `model.fit` trains JAX params in TF
-with the JAX gradient.
+"""`JaxLayer`: a Keras layer (Keras 3 with the TensorFlow backend, or
+tf-keras) running a converted JAX apply function on its own weights, so
+`model.fit` trains JAX params in TF with the JAX gradient.
 
     layer = jax2tf_impl.JaxLayer(apply, params)    # apply(params, x)
     model = keras.Sequential([keras.Input((28, 28, 1)), layer])
@@ -18,10 +18,16 @@ top-level function, or give `apply_path`) and the params a tree of dicts,
 lists and tuples (other pytrees: use the SavedModel, or rebuild the layer in
 code and `load_weights`). `model.export(dir)` (or `tf.saved_model.save`)
 writes a SavedModel that runs without JAX.
+
+Which Keras: the one `tf.keras` routes to, so the layer fits the models the
+user builds with `tf.keras`: Keras 3 by default, tf-keras (the `tf_keras`
+package) when TF_USE_LEGACY_KERAS=1. The choice is made once, at the first
+use of `jax2tf_impl.JaxLayer` (Keras itself cannot switch in a process).
 """
 from __future__ import annotations
 
 import importlib
+import types
 from typing import Any, Callable
 
 import numpy as np
@@ -32,7 +38,19 @@ from jax2tf_impl import tracing
 from jax2tf_impl.api import convert
 from jax2tf_impl.module import trainable_mask
 
-import keras  # the TensorFlow backend (Keras 3) or tf-keras
+
+def _keras_package() -> types.ModuleType:
+  """The top-level package behind `tf.keras` (`keras` or `tf_keras`).
+
+  TensorFlow's routing (TF_USE_LEGACY_KERAS) is asked rather than copied;
+  the package itself, not `tf.keras`, is returned because Keras 3's
+  `tf.keras` view lacks `keras.saving`.
+  """
+  root = tf.keras.layers.Layer.__module__.split(".")[0]
+  return importlib.import_module(root)
+
+
+keras = _keras_package()
 
 
 def _import_path(fn: Callable[..., Any]) -> str | None:
@@ -70,6 +88,15 @@ def _tree_from_spec(spec: Any) -> Any:
   if "tuple" in spec:
     return tuple(_tree_from_spec(v) for v in spec["tuple"])
   return np.zeros(spec["shape"], spec["dtype"])
+
+
+# Keras runs `call` through AutoGraph inside fit/predict's tf.function (and
+# tf-keras reads `call`'s signature, so `call` itself stays undecorated). The
+# converted function has no Python control flow on tensors: AutoGraph would
+# only walk JAX's tracing machinery, slowly and with warnings.
+@tf.autograph.experimental.do_not_convert
+def _forward(layer: "JaxLayer", inputs: Any) -> Any:
+  return layer._converted(layer._params(), inputs)  # pylint: disable=protected-access
 
 
 @keras.saving.register_keras_serializable(package="jax2tf_impl")
@@ -126,13 +153,15 @@ class JaxLayer(keras.layers.Layer):
         enable_xla=enable_xla)
 
   def _params(self) -> Any:
-    values = [tf.convert_to_tensor(w.value) if hasattr(w, "value") else w
+    # tf-keras weights are tf.Variables (`.value` is a method there);
+    # Keras 3's wrap one (`.value` is a property giving it).
+    values = [tf.convert_to_tensor(w if isinstance(w, tf.Variable) else w.value)
               for w in self._jax_weights]
     return tree_util.tree_unflatten(
         self._treedef, tracing.merge_leaves(values, self._static))
 
   def call(self, inputs: Any) -> Any:
-    return self._converted(self._params(), inputs)
+    return _forward(self, inputs)
 
   def get_config(self) -> dict[str, Any]:
     config = super().get_config()

@@ -238,29 +238,74 @@ module = jax2tf_impl.Module((tv, ntv), {"predict": jax2tf_impl.Method(
 module.save(sys.argv[1] + "/keras_jax")
 np.save(sys.argv[1] + "/keras_jax.npy", x)
 np.save(sys.argv[1] + "/keras_jax_expected.npy", expected)
+# The portable exports, written here and run in the parent (which keeps
+# JAX's Keras backend out): params closed over, as for the other models.
+predict = lambda x: apply((tv, ntv), x)
+with open(sys.argv[1] + "/keras_jax.tflite", "wb") as f:
+  f.write(jax2tf_impl.export_tflite(predict, [x],
+                                    polymorphic_shapes=["(b, 28, 28, 1)"]))
+try:
+  import tf2onnx
+except ImportError:
+  pass  # the onnx extra is not installed: the ONNX test skips
+else:
+  jax2tf_impl.export_onnx(predict, [x], polymorphic_shapes=["(b, 28, 28, 1)"],
+                          output_path=sys.argv[1] + "/keras_jax.onnx")
 print(json.dumps(report))
 """
 
 
-def test_keras_jax_backend_stateless_call(tmp_path):
+@pytest.fixture(scope="module")
+def keras_jax_run(tmp_path_factory):
+  """Runs _KERAS_JAX once: its output directory and report."""
   pytest.importorskip("keras")
+  out = tmp_path_factory.mktemp("keras_jax")
   env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3",
              PYTHONPATH=os.pathsep.join(
                  [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
                  + sys.path))
-  proc = subprocess.run([sys.executable, "-c", _KERAS_JAX, str(tmp_path)],
+  proc = subprocess.run([sys.executable, "-c", _KERAS_JAX, str(out)],
                         capture_output=True, text=True, env=env, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
-  report = json.loads(proc.stdout.strip().splitlines()[-1])
+  return out, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_keras_jax_backend_stateless_call(keras_jax_run):
+  out, report = keras_jax_run
   for mode in MODES4:
     assert report[mode] < TOL, report
   assert report["grad"] < TOL, report
-  result = json.loads(run_without_jax(_RELOAD, str(tmp_path), "keras_jax")
+  result = json.loads(run_without_jax(_RELOAD, str(out), "keras_jax")
                       .strip().splitlines()[-1])["keras_jax"]
-  expected = np.load(tmp_path / "keras_jax_expected.npy")
+  expected = np.load(out / "keras_jax_expected.npy")
   np.testing.assert_allclose(np.asarray(result["outputs"]["output_0"]),
                              expected, rtol=TOL, atol=TOL)
   assert result["n_grads"] == result["n_vars"] == 4
+
+
+def test_keras_jax_backend_tflite(keras_jax_run):
+  out, _ = keras_jax_run
+  x = np.load(out / "keras_jax.npy")
+  expected = np.load(out / "keras_jax_expected.npy")
+  interp = tf.lite.Interpreter(model_path=str(out / "keras_jax.tflite"))
+  runner = interp.get_signature_runner()
+  (in_name,) = runner.get_input_details()
+  (got,) = runner(**{in_name: x}).values()
+  assert got.shape == expected.shape == (2, 10)
+  np.testing.assert_allclose(got, expected, rtol=TOL, atol=TOL)
+
+
+def test_keras_jax_backend_onnx(keras_jax_run):
+  ort = pytest.importorskip("onnxruntime")
+  out, _ = keras_jax_run
+  if not (out / "keras_jax.onnx").exists():
+    pytest.skip("tf2onnx is not installed (the onnx extra)")
+  x = np.load(out / "keras_jax.npy")
+  expected = np.load(out / "keras_jax_expected.npy")
+  sess = ort.InferenceSession(str(out / "keras_jax.onnx"))
+  (got,) = sess.run(None, {sess.get_inputs()[0].name: x})
+  assert got.shape == expected.shape == (2, 10)
+  np.testing.assert_allclose(got, expected, rtol=TOL, atol=TOL)
 
 
 def test_static_leaves_are_part_of_the_trace_key():
