@@ -16,6 +16,7 @@ from jax.extend.core import primitives as prims
 from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.support import compiling_with_xla
 
 
 def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
@@ -25,9 +26,28 @@ def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
   return ctx.interpret(body, *args)
 
 
+def _as_xla_cluster(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
+  """`body` interpreted inside a nested tf.function(jit_compile=True).
+
+  For jax.random's distributions (ji.RANDOM_DISTRIBUTIONS): JAX's samples
+  are what XLA computes from the bits; it contracts a*b+c into fused
+  multiply-adds and has its own log/log1p/erf_inv expansions, so TF's
+  kernels (rounding twice, Eigen's functions) are a few ulps off. As an XLA
+  cluster the samples are JAX's, bit for bit (enable_xla=True only; the
+  portable graph keeps ordinary ops)."""
+  def cluster(*xs: Any) -> list[Any]:
+    return list(run_body(ctx, body, list(xs)))
+  fn = tf.function(cluster, jit_compile=True, autograph=False)
+  return fn(*[tf.convert_to_tensor(a) for a in args])
+
+
 @register(prims.jit_p)
-def _jit(ctx: RuleContext, *args: Any, jaxpr: Any, **_: Any) -> list[Any]:
+def _jit(ctx: RuleContext, *args: Any, jaxpr: Any, name: str = "",
+         **_: Any) -> list[Any]:
   # Shardings, donation and names are meaningless for one TF graph.
+  if (name in ji.RANDOM_DISTRIBUTIONS and ctx.enable_xla
+      and not compiling_with_xla()):
+    return _as_xla_cluster(ctx, jaxpr, list(args))
   return run_body(ctx, jaxpr, list(args))
 
 
