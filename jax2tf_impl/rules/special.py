@@ -63,20 +63,34 @@ _LANCZOS_COEFFS = (676.5203681218851, -1259.1392167224028, 771.32342877765313,
 _HALF_LOG_2PI = (math.log(2) + math.log(math.pi)) / 2
 
 
-def _two_product(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+def _rounded(v: tf.Tensor) -> tf.Tensor:
+  """v, through an op grappler does not see through: its arithmetic and
+  constant-folding passes simplify (1 + s) - 1 to s and regroup sums,
+  which would fold away the rounding errors the error-free transformations
+  below extract. (Snapshot is a copy; TFLite and tf2onnx lack it, so the
+  portable paths do without.)"""
+  return tf.raw_ops.Snapshot(input=v)
+
+
+def _two_product(a: tf.Tensor, b: tf.Tensor,
+                 portable: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
   """(p, e) with p = fl(a * b) and p + e = a * b exactly (Dekker, with
   Veltkamp's split): no FMA op in TF, and no wider type in TFLite."""
   splitter = 4097.0 if a.dtype == tf.float32 else 134217729.0
 
   def split(v: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    t = splitter * v
+    t = splitter * v if portable else _rounded(splitter * v)
     hi = t - (t - v)
     return hi, v - hi
 
   p = a * b
   a_hi, a_lo = split(a)
   b_hi, b_lo = split(b)
-  e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+  # Accumulated by subtracting negated terms: grappler's arithmetic
+  # optimizer turns chains of Adds into an AddN, whose order of summation
+  # loses the exactness; it leaves Subs alone.
+  neg_a_lo = -a_lo
+  e = (((a_hi * b_hi - p) - a_hi * -b_lo) - neg_a_lo * b_hi) - neg_a_lo * b_lo
   return p, e
 
 
@@ -90,30 +104,67 @@ def _fused_multiply_add(a: tf.Tensor, b: tf.Tensor, c: tf.Tensor | float,
   if a.dtype == tf.float32 and not portable:
     wide = tf.cast(a, tf.float64) * tf.cast(b, tf.float64)
     return tf.cast(wide + tf.cast(c, tf.float64), tf.float32)
-  p, e = _two_product(a, b)
-  s = p + c
+  p, e = _two_product(a, b, portable)
+  s = p + c if portable else _rounded(p + c)
   bp = s - p
   err = (p - (s - bp)) + (c - bp)
-  out = s + (err + e)
+  out = s - (-err - e)  # s + (err + e), in Subs (see _two_product)
   return tf.where(tf.math.is_finite(out), out, p + c)
+
+
+_LN2_HI = 6.93147180369123816490e-01  # low 32 bits zero: k * _LN2_HI exact
+_LN2_LO = 1.90821492927058770002e-10
+# 1/n!, n = 16 .. 3: exp(s) - 1 - s - s^2/2 = s^3 * horner(_EXP_TAIL, s).
+_EXP_TAIL = tuple(1.0 / math.factorial(n) for n in range(16, 2, -1))
+
+
+def _log64(v: tf.Tensor) -> tf.Tensor:
+  """float64 log(v) to ~1e-18 (XLA's is nearly correctly rounded, TF's is
+  1 ulp off for a third of the values): y = TF's log, then the Newton step
+  y + (v exp(-y) - 1) with exp(-y) = 2^-k exp(s) as a double-double
+  (s = k ln 2 - y, |s| <= ln 2 / 2) and the products exact (_two_product).
+  For v outside [1e-150, 1e150] TF's log (there ulp(log v) dwarfs its
+  error, and the scalings would over/underflow)."""
+  y = tf.math.log(v)
+  in_range = (v > 1e-150) & (v < 1e150)
+  y_safe = tf.where(in_range, y, tf.zeros_like(y))
+  k = tf.math.round(y_safe / math.log(2.0))
+  # s = k ln 2 - y as s + s_lo (k * _LN2_HI - y is exact; s's own rounding
+  # would cost 3e-17).
+  s_hi = k * _LN2_HI - y_safe
+  s_tail = k * _LN2_LO
+  s = _rounded(s_hi + s_tail)
+  s_lo = s_tail - (s - s_hi)
+  # m = v 2^-k exactly (a power of two built from its exponent bits).
+  scale = tf.bitcast(tf.bitwise.left_shift(
+      tf.cast(1023.0 - k, tf.int64), tf.constant(52, tf.int64)), tf.float64)
+  m = tf.where(in_range, v, tf.ones_like(v)) * scale
+  # exp(s + s_lo) = (1 + s + s^2 / 2 + s^3 tail(s)) (1 + s_lo) as hi + lo
+  # (sums as Subs of negations: see _two_product).
+  sq_hi, sq_lo = _two_product(s, s)
+  h = _rounded(1.0 + s)
+  l = s - (h - 1.0)  # exact: |s| < 1
+  half_sq = 0.5 * sq_hi
+  hi = _rounded(h + half_sq)
+  l2 = half_sq - (hi - h)  # exact: |half_sq| < |h|
+  tail = s * sq_hi * horner(_EXP_TAIL, s)
+  lo = _rounded(((l - -l2) - -0.5 * sq_lo) - -tail) + s_lo * hi
+  p, e = _two_product(m, hi)
+  # delta = m (hi + lo) - 1 (p - 1 is exact: p is within a factor 2 of 1).
+  delta = _rounded(((p - 1.0) - -e) - -(m * lo))
+  return tf.where(in_range, y + delta, y)
 
 
 def _log(v: tf.Tensor, portable: bool) -> tf.Tensor:
   """log rounded (nearly) like XLA's, which is nearly correctly rounded;
-  TF's is up to 2 ulps off in float32 and 1 ulp in a third of float64
-  values. float32: through float64 unless `portable` (TFLite's Log has no
-  float64). float64: one Newton step y + (v exp(-y) - 1) with the product
-  exact (two_product), so only exp's rounding (~1e-16 absolute) remains."""
+  TF's is up to 2 ulps off in float32. float32: through float64 unless
+  `portable` (TFLite's Log has no float64); float64: _log64 unless
+  `portable` (it needs Snapshot, see _rounded)."""
   if v.dtype == tf.float32:
     if portable:
       return tf.math.log(v)
     return tf.cast(tf.math.log(tf.cast(v, tf.float64)), tf.float32)
-  y = tf.math.log(v)
-  p, e = _two_product(v, tf.math.exp(-y))
-  refined = y + ((p - 1.0) + e)
-  # The split underflows far from 1 (and there |log v| > 345, whose ulp
-  # dwarfs TF's error anyway).
-  return tf.where((v > 1e-150) & (v < 1e150), refined, y)
+  return tf.math.log(v) if portable else _log64(v)
 
 
 # log1p as XLA's CPU backend emits it: a Cephes rational for |x| < sqrt(2) - 1
@@ -127,11 +178,24 @@ _LOG1P_Q = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
             2.1642788614495947685003e2, 6.0118660497603843919306e1)
 
 
+def _fma_horner(coefficients: tuple[float, ...], x: tf.Tensor,
+                portable: bool) -> tf.Tensor:
+  """horner(coefficients, x) with each step an FMA, as XLA's CPU code
+  evaluates its polynomials; plain steps when `portable` (cheaper, and
+  within a few ulps)."""
+  if portable:
+    return horner(coefficients, x)
+  out = tf.fill(tf.shape(x), tf.constant(coefficients[0], x.dtype))
+  for c in coefficients[1:]:
+    out = _fused_multiply_add(out, x, c, portable)
+  return out
+
+
 def _log1p(x: tf.Tensor, portable: bool) -> tf.Tensor:
   """log(1 + x) by XLA's formula (TF's Log1p and the Taylor form of
   portable_log1p round differently), arithmetic and log only."""
   x2 = x * x
-  ratio = horner(_LOG1P_P, x) / horner(_LOG1P_Q, x)
+  ratio = _fma_horner(_LOG1P_P, x, portable) / _fma_horner(_LOG1P_Q, x, portable)
   small = x + _fused_multiply_add(tf.constant(-0.5, x.dtype), x2,
                                   (x * x2) * ratio, portable)
   # Through a maximum so that grappler does not rewrite log(x + 1) into
@@ -143,7 +207,9 @@ def _log1p(x: tf.Tensor, portable: bool) -> tf.Tensor:
 def _lanczos_log_t(z: tf.Tensor, portable: bool) -> tf.Tensor:
   """log(z + g + 1/2) as XLA writes it: log(g + 1/2) + log1p(z / (g + 1/2))."""
   half_g = _LANCZOS_G + 0.5
-  return math.log(half_g) + _log1p(z / half_g, portable)
+  # XLA's simplifier (and grappler) turn the division by a constant into a
+  # multiplication by its rounded reciprocal: written so here.
+  return math.log(half_g) + _log1p(z * (1.0 / half_g), portable)
 
 
 def _lgamma_lanczos(x: tf.Tensor, portable: bool = True) -> tf.Tensor:
@@ -156,7 +222,9 @@ def _lgamma_lanczos(x: tf.Tensor, portable: bool = True) -> tf.Tensor:
   z = tf.where(reflect, -x, x - 1.0)
   total = tf.constant(_LANCZOS_BASE, dtype)
   for i, c in enumerate(_LANCZOS_COEFFS):
-    total = total + c / (z + (i + 1.0))
+    # total + c / (z + i + 1) as a Sub: grappler would merge a chain of Adds
+    # into one AddN, which sums in another order.
+    total = total - -c / (z + (i + 1.0))
   log_t = _lanczos_log_t(z, portable)
   t = z + (_LANCZOS_G + 0.5)
   # (z + 1/2) log(t) - t, written not to overflow for large t.
@@ -185,9 +253,12 @@ def _digamma_lanczos(x: tf.Tensor, portable: bool = True) -> tf.Tensor:
   for i, c in enumerate(_LANCZOS_COEFFS):
     zi = z + (i + 1.0)
     derivative = derivative - c / (zi * zi)
-    total = total + c / zi
+    total = total - -c / zi  # a Sub, as in _lgamma_lanczos
   t = z + (_LANCZOS_G + 0.5)
-  out = (_lanczos_log_t(z, portable) + derivative / total) - _LANCZOS_G / t
+  # log_t + derivative / total as a Sub (log_t is itself a sum, and
+  # grappler would merge the two Adds into an AddN).
+  out = ((_lanczos_log_t(z, portable) - -derivative / total) -
+         _LANCZOS_G / t)
   reduced = x + tf.math.abs(tf.math.floor(x + 0.5))
   angle = math.pi * reduced
   reflected = out - math.pi * tf.math.cos(angle) / tf.math.sin(angle)
