@@ -181,9 +181,9 @@ _LOG1P_Q = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
 def _fma_horner(coefficients: tuple[float, ...], x: tf.Tensor,
                 portable: bool) -> tf.Tensor:
   """horner(coefficients, x) with each step an FMA, as XLA's CPU code
-  evaluates its polynomials; plain steps when `portable` (cheaper, and
-  within a few ulps)."""
-  if portable:
+  evaluates its polynomials, in float64; plain steps in float32 or when
+  `portable` (cheaper, and within an ulp or two: enough there)."""
+  if portable or x.dtype == tf.float32:
     return horner(coefficients, x)
   out = tf.fill(tf.shape(x), tf.constant(coefficients[0], x.dtype))
   for c in coefficients[1:]:
