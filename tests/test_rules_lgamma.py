@@ -41,24 +41,15 @@ def _grid_parts(tiny: float, big: float, poles: np.ndarray,
   return np.concatenate([np.asarray(p, np.float64) for p in parts])
 
 
-_NOXLA_F64_LGAMMA = (
-    "enable_xla=False float64 lgamma uses TF's Log (the exact-log steps need "
-    "Snapshot as a grappler barrier, which tf2onnx/TFLite lack): up to ~1.6x "
-    "JAX's 1e-15 near negative non-integers")
-
-
 @pytest.mark.parametrize("mode", MODES4)
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("fn", [lax.lgamma, lax.digamma],
                          ids=lambda f: f.__name__)
-def test_matches_jax_at_its_tolerance(fn, dtype, mode, request):
-  if fn is lax.lgamma and dtype == np.float64 and mode == "noxla":
-    request.applymarker(pytest.mark.xfail(reason=_NOXLA_F64_LGAMMA,
-                                          strict=True))
+def test_matches_jax_at_its_tolerance(fn, dtype, mode):
   assert_matches_jit(fn, mode, _grid(dtype))
 
 
-@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("mode", ["eager", "graph", "noxla"])
 def test_grappler_keeps_the_float64_roundings(mode):
   """The float64 path extracts rounding errors exactly (two_product, the
   double-double log): grappler's rewrites of (1 + s) - 1, Add chains and

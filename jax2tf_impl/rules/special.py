@@ -67,19 +67,19 @@ def _rounded(v: tf.Tensor) -> tf.Tensor:
   """v, through an op grappler does not see through: its arithmetic and
   constant-folding passes simplify (1 + s) - 1 to s and regroup sums,
   which would fold away the rounding errors the error-free transformations
-  below extract. (Snapshot is a copy; TFLite and tf2onnx lack it, so the
-  portable paths do without.)"""
-  return tf.raw_ops.Snapshot(input=v)
+  below extract. max(v, -inf) is v for all but NaN (where every caller
+  discards the result), and is a builtin in TFLite, ONNX and TF.js
+  (Identity and StopGradient are removed, Snapshot is not portable)."""
+  return tf.math.maximum(v, tf.constant(-math.inf, v.dtype))
 
 
-def _two_product(a: tf.Tensor, b: tf.Tensor,
-                 portable: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+def _two_product(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
   """(p, e) with p = fl(a * b) and p + e = a * b exactly (Dekker, with
   Veltkamp's split): no FMA op in TF, and no wider type in TFLite."""
   splitter = 4097.0 if a.dtype == tf.float32 else 134217729.0
 
   def split(v: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    t = splitter * v if portable else _rounded(splitter * v)
+    t = _rounded(splitter * v)
     hi = t - (t - v)
     return hi, v - hi
 
@@ -104,8 +104,8 @@ def _fused_multiply_add(a: tf.Tensor, b: tf.Tensor, c: tf.Tensor | float,
   if a.dtype == tf.float32 and not portable:
     wide = tf.cast(a, tf.float64) * tf.cast(b, tf.float64)
     return tf.cast(wide + tf.cast(c, tf.float64), tf.float32)
-  p, e = _two_product(a, b, portable)
-  s = p + c if portable else _rounded(p + c)
+  p, e = _two_product(a, b)
+  s = _rounded(p + c)
   bp = s - p
   err = (p - (s - bp)) + (c - bp)
   out = s - (-err - e)  # s + (err + e), in Subs (see _two_product)
@@ -118,7 +118,27 @@ _LN2_LO = 1.90821492927058770002e-10
 _EXP_TAIL = tuple(1.0 / math.factorial(n) for n in range(16, 2, -1))
 
 
-def _log64(v: tf.Tensor) -> tf.Tensor:
+def _exact_pow2(e: tf.Tensor, portable: bool) -> tf.Tensor:
+  """2^e for integer-valued float64 |e| < 512, exactly (TF's Pow is not
+  exact there): from the exponent bits, or where Bitcast is not portable
+  (tf2onnx) as a product of the exact powers 2^(+-2^j) of e's binary
+  digits."""
+  if not portable:
+    return tf.bitcast(tf.bitwise.left_shift(
+        tf.cast(e + 1023.0, tf.int64), tf.constant(52, tf.int64)), tf.float64)
+  magnitude = tf.math.abs(e)
+  negative = e < 0
+  out = tf.ones_like(e)
+  for j in range(9):
+    q = tf.math.floor(magnitude * 2.0 ** -j)
+    bit = (q - 2.0 * tf.math.floor(q * 0.5)) > 0.5
+    factor = tf.where(negative, tf.constant(2.0 ** -(2 ** j), e.dtype),
+                      tf.constant(2.0 ** (2 ** j), e.dtype))
+    out = out * tf.where(bit, factor, tf.ones_like(e))
+  return out
+
+
+def _log64(v: tf.Tensor, portable: bool) -> tf.Tensor:
   """float64 log(v) to ~1e-18 (XLA's is nearly correctly rounded, TF's is
   1 ulp off for a third of the values): y = TF's log, then the Newton step
   y + (v exp(-y) - 1) with exp(-y) = 2^-k exp(s) as a double-double
@@ -135,10 +155,8 @@ def _log64(v: tf.Tensor) -> tf.Tensor:
   s_tail = k * _LN2_LO
   s = _rounded(s_hi + s_tail)
   s_lo = s_tail - (s - s_hi)
-  # m = v 2^-k exactly (a power of two built from its exponent bits).
-  scale = tf.bitcast(tf.bitwise.left_shift(
-      tf.cast(1023.0 - k, tf.int64), tf.constant(52, tf.int64)), tf.float64)
-  m = tf.where(in_range, v, tf.ones_like(v)) * scale
+  # m = v 2^-k exactly.
+  m = tf.where(in_range, v, tf.ones_like(v)) * _exact_pow2(-k, portable)
   # exp(s + s_lo) = (1 + s + s^2 / 2 + s^3 tail(s)) (1 + s_lo) as hi + lo
   # (sums as Subs of negations: see _two_product).
   sq_hi, sq_lo = _two_product(s, s)
@@ -158,13 +176,12 @@ def _log64(v: tf.Tensor) -> tf.Tensor:
 def _log(v: tf.Tensor, portable: bool) -> tf.Tensor:
   """log rounded (nearly) like XLA's, which is nearly correctly rounded;
   TF's is up to 2 ulps off in float32. float32: through float64 unless
-  `portable` (TFLite's Log has no float64); float64: _log64 unless
-  `portable` (it needs Snapshot, see _rounded)."""
+  `portable` (TFLite's Log has no float64); float64: _log64."""
   if v.dtype == tf.float32:
     if portable:
       return tf.math.log(v)
     return tf.cast(tf.math.log(tf.cast(v, tf.float64)), tf.float32)
-  return tf.math.log(v) if portable else _log64(v)
+  return _log64(v, portable)
 
 
 # log1p as XLA's CPU backend emits it: a Cephes rational for |x| < sqrt(2) - 1
@@ -178,16 +195,15 @@ _LOG1P_Q = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
             2.1642788614495947685003e2, 6.0118660497603843919306e1)
 
 
-def _fma_horner(coefficients: tuple[float, ...], x: tf.Tensor,
-                portable: bool) -> tf.Tensor:
+def _fma_horner(coefficients: tuple[float, ...], x: tf.Tensor) -> tf.Tensor:
   """horner(coefficients, x) with each step an FMA, as XLA's CPU code
-  evaluates its polynomials, in float64; plain steps in float32 or when
-  `portable` (cheaper, and within an ulp or two: enough there)."""
-  if portable or x.dtype == tf.float32:
+  evaluates its polynomials, in float64; plain steps in float32 (cheaper,
+  and within an ulp or two of it: enough there)."""
+  if x.dtype == tf.float32:
     return horner(coefficients, x)
   out = tf.fill(tf.shape(x), tf.constant(coefficients[0], x.dtype))
   for c in coefficients[1:]:
-    out = _fused_multiply_add(out, x, c, portable)
+    out = _fused_multiply_add(out, x, c, portable=True)
   return out
 
 
@@ -195,7 +211,7 @@ def _log1p(x: tf.Tensor, portable: bool) -> tf.Tensor:
   """log(1 + x) by XLA's formula (TF's Log1p and the Taylor form of
   portable_log1p round differently), arithmetic and log only."""
   x2 = x * x
-  ratio = _fma_horner(_LOG1P_P, x, portable) / _fma_horner(_LOG1P_Q, x, portable)
+  ratio = _fma_horner(_LOG1P_P, x) / _fma_horner(_LOG1P_Q, x)
   small = x + _fused_multiply_add(tf.constant(-0.5, x.dtype), x2,
                                   (x * x2) * ratio, portable)
   # Through a maximum so that grappler does not rewrite log(x + 1) into
