@@ -20,6 +20,7 @@ from jax2tf_impl.rules import register
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.semantics import is_inf, is_nan
+from jax2tf_impl.rules.support import compiling_with_xla
 
 _HALF_TYPES = (tf.float16, tf.bfloat16)
 
@@ -50,51 +51,249 @@ def _is_integer(v: tf.Tensor) -> tf.Tensor:
   return tf.math.equal(v, tf.math.floor(v))
 
 
-# Lanczos approximation, g = 7, nine terms (the one XLA evaluates for lgamma
-# and digamma in the operand's precision).
+# Lanczos approximation, g = 7, nine terms: the one XLA's lgamma/digamma
+# expansions (CHLO decompositions, what JAX runs) evaluate in the operand's
+# precision (float32 for half types).
 _LANCZOS_G = 7.0
 _LANCZOS_BASE = 0.99999999999980993
 _LANCZOS_COEFFS = (676.5203681218851, -1259.1392167224028, 771.32342877765313,
                    -176.61502916214059, 12.507343278686905,
                    -0.13857109526572012, 9.9843695780195716e-6,
                    1.5056327351493116e-7)
+_HALF_LOG_2PI = (math.log(2) + math.log(math.pi)) / 2
 
 
-def _lgamma_lanczos(x: tf.Tensor) -> tf.Tensor:
-  """log|Gamma(x)| from arithmetic, log and sin (TFLite and tf2onnx have no
-  Lgamma): Lanczos for x >= 1/2, the reflection formula below."""
+def _rounded(v: tf.Tensor) -> tf.Tensor:
+  """v, through an op grappler does not see through: its arithmetic and
+  constant-folding passes simplify (1 + s) - 1 to s and regroup sums,
+  which would fold away the rounding errors the error-free transformations
+  below extract. max(v, -inf) is v for all but NaN (where every caller
+  discards the result), and is a builtin in TFLite, ONNX and TF.js
+  (Identity and StopGradient are removed, Snapshot is not portable)."""
+  return tf.math.maximum(v, tf.constant(-math.inf, v.dtype))
+
+
+def _two_product(a: tf.Tensor, b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """(p, e) with p = fl(a * b) and p + e = a * b exactly (Dekker, with
+  Veltkamp's split): no FMA op in TF, and no wider type in TFLite."""
+  splitter = 4097.0 if a.dtype == tf.float32 else 134217729.0
+
+  def split(v: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    t = _rounded(splitter * v)
+    hi = t - (t - v)
+    return hi, v - hi
+
+  p = a * b
+  a_hi, a_lo = split(a)
+  b_hi, b_lo = split(b)
+  # Accumulated by subtracting negated terms: grappler's arithmetic
+  # optimizer turns chains of Adds into an AddN, whose order of summation
+  # loses the exactness; it leaves Subs alone.
+  neg_a_lo = -a_lo
+  e = (((a_hi * b_hi - p) - a_hi * -b_lo) - neg_a_lo * b_hi) - neg_a_lo * b_lo
+  return p, e
+
+
+def _fused_multiply_add(a: tf.Tensor, b: tf.Tensor, c: tf.Tensor | float,
+                        portable: bool) -> tf.Tensor:
+  """a * b + c rounded once, as XLA's CPU code (which contracts a multiply
+  feeding an add into an FMA) computes it. float32: in float64 (exact
+  product) unless `portable`; else the exact product's error term is added
+  back after the rounded sum (exact sum error by TwoSum). Where the split
+  overflows (|a|, |b| near the top of the range) the plain a * b + c."""
+  if a.dtype == tf.float32 and not portable:
+    wide = tf.cast(a, tf.float64) * tf.cast(b, tf.float64)
+    return tf.cast(wide + tf.cast(c, tf.float64), tf.float32)
+  p, e = _two_product(a, b)
+  s = _rounded(p + c)
+  bp = s - p
+  err = (p - (s - bp)) + (c - bp)
+  out = s - (-err - e)  # s + (err + e), in Subs (see _two_product)
+  return tf.where(tf.math.is_finite(out), out, p + c)
+
+
+_LN2_HI = 6.93147180369123816490e-01  # low 32 bits zero: k * _LN2_HI exact
+_LN2_LO = 1.90821492927058770002e-10
+# 1/n!, n = 16 .. 3: exp(s) - 1 - s - s^2/2 = s^3 * horner(_EXP_TAIL, s).
+_EXP_TAIL = tuple(1.0 / math.factorial(n) for n in range(16, 2, -1))
+
+
+def _exact_pow2(e: tf.Tensor, portable: bool) -> tf.Tensor:
+  """2^e for integer-valued float64 |e| < 512, exactly (TF's Pow is not
+  exact there): from the exponent bits, or where Bitcast is not portable
+  (tf2onnx) as a product of the exact powers 2^(+-2^j) of e's binary
+  digits."""
+  if not portable:
+    return tf.bitcast(tf.bitwise.left_shift(
+        tf.cast(e + 1023.0, tf.int64), tf.constant(52, tf.int64)), tf.float64)
+  magnitude = tf.math.abs(e)
+  negative = e < 0
+  out = tf.ones_like(e)
+  for j in range(9):
+    q = tf.math.floor(magnitude * 2.0 ** -j)
+    bit = (q - 2.0 * tf.math.floor(q * 0.5)) > 0.5
+    factor = tf.where(negative, tf.constant(2.0 ** -(2 ** j), e.dtype),
+                      tf.constant(2.0 ** (2 ** j), e.dtype))
+    out = out * tf.where(bit, factor, tf.ones_like(e))
+  return out
+
+
+def _log64(v: tf.Tensor, portable: bool) -> tf.Tensor:
+  """float64 log(v) to ~1e-18 (XLA's is nearly correctly rounded, TF's is
+  1 ulp off for a third of the values): y = TF's log, then the Newton step
+  y + (v exp(-y) - 1) with exp(-y) = 2^-k exp(s) as a double-double
+  (s = k ln 2 - y, |s| <= ln 2 / 2) and the products exact (_two_product).
+  For v outside [1e-150, 1e150] TF's log (there ulp(log v) dwarfs its
+  error, and the scalings would over/underflow)."""
+  y = tf.math.log(v)
+  in_range = (v > 1e-150) & (v < 1e150)
+  y_safe = tf.where(in_range, y, tf.zeros_like(y))
+  k = tf.math.round(y_safe / math.log(2.0))
+  # s = k ln 2 - y as s + s_lo (k * _LN2_HI - y is exact; s's own rounding
+  # would cost 3e-17).
+  s_hi = k * _LN2_HI - y_safe
+  s_tail = k * _LN2_LO
+  s = _rounded(s_hi + s_tail)
+  s_lo = s_tail - (s - s_hi)
+  # m = v 2^-k exactly.
+  m = tf.where(in_range, v, tf.ones_like(v)) * _exact_pow2(-k, portable)
+  # exp(s + s_lo) = (1 + s + s^2 / 2 + s^3 tail(s)) (1 + s_lo) as hi + lo
+  # (sums as Subs of negations: see _two_product).
+  sq_hi, sq_lo = _two_product(s, s)
+  h = _rounded(1.0 + s)
+  l = s - (h - 1.0)  # exact: |s| < 1
+  half_sq = 0.5 * sq_hi
+  hi = _rounded(h + half_sq)
+  l2 = half_sq - (hi - h)  # exact: |half_sq| < |h|
+  tail = s * sq_hi * horner(_EXP_TAIL, s)
+  lo = _rounded(((l - -l2) - -0.5 * sq_lo) - -tail) + s_lo * hi
+  p, e = _two_product(m, hi)
+  # delta = m (hi + lo) - 1 (p - 1 is exact: p is within a factor 2 of 1).
+  delta = _rounded(((p - 1.0) - -e) - -(m * lo))
+  return tf.where(in_range, y + delta, y)
+
+
+def _log(v: tf.Tensor, portable: bool) -> tf.Tensor:
+  """log rounded (nearly) like XLA's, which is nearly correctly rounded;
+  TF's is up to 2 ulps off in float32. float32: through float64 unless
+  `portable` (TFLite's Log has no float64); float64: _log64."""
+  if v.dtype == tf.float32:
+    if portable:
+      return tf.math.log(v)
+    return tf.cast(tf.math.log(tf.cast(v, tf.float64)), tf.float32)
+  return _log64(v, portable)
+
+
+# log1p as XLA's CPU backend emits it: a Cephes rational for |x| < sqrt(2) - 1
+# (x - x^2/2 + x^3 P(x)/Q(x)), log(1 + x) beyond.
+_LOG1P_P = (4.5270000862445199635215e-5, 4.9854102823193375972212e-1,
+            6.5787325942061044846969e0, 2.9911919328553073277375e1,
+            6.0949667980987787057556e1, 5.7112963590585538103336e1,
+            2.0039553499201281259648e1)
+_LOG1P_Q = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
+            2.2176239823732856465394e2, 3.0909872225312059774938e2,
+            2.1642788614495947685003e2, 6.0118660497603843919306e1)
+
+
+def _log1p(x: tf.Tensor, portable: bool) -> tf.Tensor:
+  """log(1 + x) by XLA's formula (TF's Log1p and the Taylor form of
+  portable_log1p round differently), arithmetic and log only."""
+  x2 = x * x
+  # XLA evaluates P and Q with FMA steps; plain steps are within an ulp
+  # of those and change no result beyond it (measured).
+  ratio = horner(_LOG1P_P, x) / horner(_LOG1P_Q, x)
+  small = x + _fused_multiply_add(tf.constant(-0.5, x.dtype), x2,
+                                  (x * x2) * ratio, portable)
+  # Through a maximum so that grappler does not rewrite log(x + 1) into
+  # TF's Log1p (x + 1 >= 1 + (1 - sqrt 2) here).
+  large = _log(tf.math.maximum(x + 1.0, 0.5), portable)
+  return tf.where(tf.math.abs(x) < math.sqrt(2.0) - 1.0, small, large)
+
+
+def _lanczos_log_t(z: tf.Tensor, portable: bool) -> tf.Tensor:
+  """log(z + g + 1/2) as XLA writes it: log(g + 1/2) + log1p(z / (g + 1/2))."""
+  half_g = _LANCZOS_G + 0.5
+  # XLA's simplifier (and grappler) turn the division by a constant into a
+  # multiplication by its rounded reciprocal: written so here.
+  return math.log(half_g) + _log1p(z * (1.0 / half_g), portable)
+
+
+def _lgamma_lanczos(x: tf.Tensor, portable: bool = True) -> tf.Tensor:
+  """log|Gamma(x)| by XLA's expansion, step for step (the same roundings):
+  Lanczos for x >= 1/2, the reflection formula below; +inf at poles and
+  +-inf. Arithmetic, log and sin only (TFLite and tf2onnx have no Lgamma).
+  """
   dtype = x.dtype
   reflect = x < 0.5
   z = tf.where(reflect, -x, x - 1.0)
   total = tf.constant(_LANCZOS_BASE, dtype)
   for i, c in enumerate(_LANCZOS_COEFFS):
-    total = total + c / (z + (i + 1.0))
-  half_g = _LANCZOS_G + 0.5
-  # log(t) for t = z + g + 1/2, written to stay accurate for small z.
-  log_t = math.log(half_g) + portable_log1p(z / half_g)
-  t = z + half_g
-  log_y = (math.log(math.sqrt(2 * math.pi)) + (z + 0.5 - t / log_t) * log_t +
-           tf.math.log(total))
-  frac = tf.math.abs(x) - tf.math.floor(tf.math.abs(x))
-  frac = tf.where(frac > 0.5, 1.0 - frac, frac)
-  log_sin = tf.math.log(tf.math.sin(math.pi * frac))
+    # total + c / (z + i + 1) as a Sub: grappler would merge a chain of Adds
+    # into one AddN, which sums in another order.
+    total = total - -c / (z + (i + 1.0))
+  log_t = _lanczos_log_t(z, portable)
+  t = z + (_LANCZOS_G + 0.5)
+  # (z + 1/2) log(t) - t, written not to overflow for large t.
+  log_y = (_fused_multiply_add(z + 0.5 - t / log_t, log_t, _HALF_LOG_2PI,
+                               portable) +
+           _log(total, portable))
+  abs_x = tf.math.abs(x)
+  frac = abs_x - tf.math.floor(abs_x)
+  frac = tf.where(0.5 < frac, 1.0 - frac, frac)
+  log_sin = _log(tf.math.sin(math.pi * frac), portable)
   reflected = tf.where(tf.math.is_finite(log_sin),
                        math.log(math.pi) - log_sin - log_y, -log_sin)
   out = tf.where(reflect, reflected, log_y)
   return tf.where(is_inf(x), tf.constant(math.inf, dtype), out)
 
 
-def _lgamma_rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
-  """lgamma; under enable_xla=False from the Lanczos form (float32 and half
-  types; float64 keeps TF's Lgamma)."""
-  out_dtype = ctx.tf_dtype(ctx.aval_out)
-  if not ctx.enable_xla and out_dtype != tf.float64:
-    return tf.cast(_lgamma_lanczos(tf.cast(x, tf.float32)), out_dtype)
-  return _in_float32(tf.math.lgamma)(ctx, x)
+def _digamma_lanczos(x: tf.Tensor, portable: bool = True) -> tf.Tensor:
+  """digamma by XLA's expansion (the derivative of the Lanczos form above;
+  reflection psi(x) = psi(1 - x) - pi cot(pi x) for x < 1/2 on the
+  argument reduced to [-1/2, 1/2)); NaN at poles (x <= 0 integer)."""
+  dtype = x.dtype
+  reflect = x < 0.5
+  z = tf.where(reflect, -x, x - 1.0)
+  total = tf.constant(_LANCZOS_BASE, dtype)
+  derivative = tf.zeros([], dtype)
+  for i, c in enumerate(_LANCZOS_COEFFS):
+    zi = z + (i + 1.0)
+    derivative = derivative - c / (zi * zi)
+    total = total - -c / zi  # a Sub, as in _lgamma_lanczos
+  t = z + (_LANCZOS_G + 0.5)
+  # log_t + derivative / total as a Sub (log_t is itself a sum, and
+  # grappler would merge the two Adds into an AddN).
+  out = ((_lanczos_log_t(z, portable) - -derivative / total) -
+         _LANCZOS_G / t)
+  reduced = x + tf.math.abs(tf.math.floor(x + 0.5))
+  angle = math.pi * reduced
+  reflected = out - math.pi * tf.math.cos(angle) / tf.math.sin(angle)
+  out = tf.where(reflect, reflected, out)
+  pole = (x <= 0.0) & _is_integer(x)
+  return _nan_where(pole, out)
 
 
-register(lax.lgamma_p)(_lgamma_rule)
-register(lax.digamma_p)(_in_float32(tf.math.digamma))
+def _lanczos_rule(fn: Callable[..., tf.Tensor]) -> Callable[..., tf.Tensor]:
+  """A rule evaluating XLA's expansion `fn` (half types in float32, as XLA
+  upcasts them); under jit_compile TF's own op, which XLA already lowers to
+  that expansion (and which is faster there)."""
+  native = {_lgamma_lanczos: tf.math.lgamma,
+            _digamma_lanczos: tf.math.digamma}[fn]
+
+  def rule(ctx: RuleContext, x: tf.Tensor) -> tf.Tensor:
+    out_dtype = ctx.tf_dtype(ctx.aval_out)
+    if out_dtype in _HALF_TYPES:
+      x = tf.cast(x, tf.float32)
+    if ctx.enable_xla and compiling_with_xla():
+      return tf.cast(native(x), out_dtype)
+    return tf.cast(fn(x, portable=not ctx.enable_xla), out_dtype)
+
+  rule.__name__ = f"rule{fn.__name__}"
+  return rule
+
+
+register(lax.lgamma_p)(_lanczos_rule(_lgamma_lanczos))
+register(lax.digamma_p)(_lanczos_rule(_digamma_lanczos))
 register(lax.bessel_i0e_p)(_in_float32(tf.math.bessel_i0e))
 register(lax.bessel_i1e_p)(_in_float32(tf.math.bessel_i1e))
 
