@@ -156,8 +156,9 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
   n = ctx.dim(length)
 
   # Portable graphs (enable_xla=False, the mode used for TFLite/ONNX) write
-  # `ys` into preallocated buffers with tensor_scatter_nd_update, which the
-  # TFLite converter handles for any shape; with enable_xla=True they go to
+  # `ys` into preallocated buffers, a row at a time with a select
+  # (`_write_row`), which the TFLite converter and its int8 quantizer
+  # handle for any shape; with enable_xla=True they go to
   # TensorArrays, which avoid copying the buffer at every step.
   use_buffers = not ctx.enable_xla
   if use_buffers:
