@@ -73,33 +73,30 @@ def test_atan2_complex(dtype):
   assert_all_modes(jnp.arctan2, a.astype(np.complex64), b.real.astype(np.float32))
 
 
-# --- open -------------------------------------------------------------------
-
-_SCAN_EMPTY = ("enable_xla=False: lax.scan with a zero-length axis or a zero-size carry "
-               "stacks its outputs with TensorScatterUpdate, which TF rejects on empty "
-               "input (ValueError: Indices and updates specified for empty input)")
-
-
-def _modes_xfail(reason: str, failing: tuple) -> list:
-  return [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=reason))
-          if m in failing else m for m in MODES]
-
-
-@pytest.mark.parametrize("mode", _modes_xfail(_SCAN_EMPTY, ("noxla", "noxla_jit")))
+@pytest.mark.parametrize("mode", MODES)
 def test_scan_zero_length_scalar_carry(mode):
-  """fuzz 2:164: lax.scan(..., length=0) with a scalar carry."""
+  """fuzz 2:164: lax.scan(..., length=0) with a scalar carry (enable_xla=False
+  used to stack outputs with TensorScatterUpdate, which TF rejects on empty
+  input; rows are now written with a select)."""
   def f(x0):
     return lax.scan(lambda c, _: (-c, c), x0, None, length=0)[1]
   assert_all_modes(f, np.array(0, np.int16), modes=[mode])
 
 
-@pytest.mark.parametrize("mode", _modes_xfail(_SCAN_EMPTY, ("noxla", "noxla_jit")))
+@pytest.mark.parametrize("mode", MODES)
 def test_scan_zero_size_carry(mode):
   """fuzz 2:91 / 2:11: a zero-size carry (shape (0,)) with length 1 and 0."""
   def f(x0, x1):
     return (lax.scan(lambda c, _: (-c + 1, c), x0, None, length=1)[1],
             lax.scan(lambda c, _: (-(c * c), c), x1, None, length=0)[0])
   assert_all_modes(f, np.zeros((0,), np.int64), np.zeros((0, 0), np.float64), modes=[mode])
+
+
+# --- open -------------------------------------------------------------------
+
+def _modes_xfail(reason: str, failing: tuple) -> list:
+  return [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=reason))
+          if m in failing else m for m in MODES]
 
 
 _BOOL_DOT = ("XLA's algebraic simplifier turns a batched dot_general of a bool operand "

@@ -184,6 +184,12 @@ def _max_or_min_constant(x: Any, y: Any, is_max: bool) -> Any:
     if c is None:
       return None
     x, y = y, x
+  if c == (-np.inf if is_max else np.inf) and (
+      y.shape.rank == 0 or y.shape == x.shape):
+    # max(x, -inf) is x, NaN and -0.0 included (softmax's guard). No
+    # select with an infinite constant, which also gives TFLite's int8
+    # quantizer an infinite range ("scale out of expressed type range").
+    return tf.identity(x)
   zero_to_replace = c == 0 and (np.signbit(c) != is_max)
   if is_max:
     cond = tf.math.less_equal(x, y) if zero_to_replace else tf.math.less(x, y)

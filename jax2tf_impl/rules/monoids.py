@@ -99,13 +99,21 @@ def reduce_extreme(x: Any, axes: Sequence[int], dtype: Any,
     has_nan = tf.reduce_any(is_nan(x), axis=axes)
     # TF's kernels return either zero of {-0.0, +0.0}; lax.max orders
     # -0.0 < +0.0: max is +0.0 if any +0.0 is there, min -0.0 if any -0.0.
+    # The sign of a zero is the sign of atan2(x, -1) (+-pi): finite, and
+    # ATAN2 stays float under TFLite's int8 quantizer, which calibrates a
+    # range for every float tensor and fails on an infinite one
+    # (Reciprocal/Pow give +-inf; an int8 DIV by zero also fails at run
+    # time). tf2onnx's Atan2 gives +pi for both zeros (see
+    # limitations_notes.md). No select between two zero constants either:
+    # an all-zero tensor has a zero range.
     zero = tf.zeros([], x.dtype)
+    zero_sign = tf.math.atan2(x, -tf.ones_like(x))
     wanted_zero = tf.math.equal(x, zero) & (
-        (tf.math.reciprocal(x) > zero) if greater else
-        (tf.math.reciprocal(x) < zero))
-    signed = tf.where(tf.reduce_any(wanted_zero, axis=axes),
-                      zero if greater else -zero, -zero if greater else zero)
-    out = tf.where(tf.math.equal(out, zero), signed, out)
+        (zero_sign > zero) if greater else (zero_sign < zero))
+    has_wanted = tf.reduce_any(wanted_zero, axis=axes)
+    is_zero = tf.math.equal(out, zero)
+    out = tf.where(is_zero & has_wanted, zero if greater else -zero, out)
+    out = tf.where(is_zero & ~has_wanted, -zero if greater else zero, out)
     out = tf.where(has_nan, tf.constant(np.nan, out.dtype), out)
   return out
 
