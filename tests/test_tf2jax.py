@@ -76,15 +76,13 @@ _TF2JAX_SCATTER_ND = (
     "tf2jax reads ScatterNd as a scatter-*set* (numpy_compat.scatter_nd): "
     "duplicate indices overwrite instead of summing as TF does, so "
     "segment_sum / scatter-add into zeros is silently wrong")
-_TF2JAX_NDTRI = ("tf2jax has no Ndtri (our erf_inv, used by "
-                 "jax.random.normal, in both modes)")
 _TF2JAX_FEW_INPUTS = (
     "tf2jax bug: a custom_gradient with more outputs than gradient-taking "
     "inputs gets its output count wrong (_LibraryFunction "
     "orig_fn_output_specs = grad_output_specs[:num_fn_outputs]), failing "
     "an assertion in _Subgraph.rewrite; convert_custom_gradient=False "
     "round-trips")
-FORWARD_XFAIL = {"vae": _TF2JAX_NDTRI, "gnn": _TF2JAX_SCATTER_ND,
+FORWARD_XFAIL = {"gnn": _TF2JAX_SCATTER_ND,
                  "postproc": _TF2JAX_FEW_INPUTS}
 GRAD_XFAIL = {"transformer_lm": _TF2JAX_SCATTER_ND + " (the gradient of "
               "the embedding lookup is a scatter-add into zeros)",

@@ -21,11 +21,6 @@ def _code(prog: Program) -> str:
   return "\n".join(s.code for s in prog.stmts)
 
 
-def _scan_empty(prog: Program, mode: str, o: Outcome) -> bool:
-  return (mode.startswith("noxla") and o.status == "error"
-          and "specified for empty input" in o.message and "lax.scan" in _code(prog))
-
-
 def _noxla_bitcast_nan(prog: Program, mode: str, o: Outcome) -> bool:
   return (mode.startswith("noxla") and o.status == "mismatch"
           and "bitcast_convert_type" in _code(prog))
@@ -95,8 +90,6 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
      "path and JAX's round the f32 accumulation to bfloat16 at different "
      "points (inf - inf = NaN vs -inf) (test_bf16_dot_overflow_jit)",
      _bf16_dot_overflow_jit),
-    ("noxla scan over a zero-length axis / zero-size carry "
-     "(test_scan_zero_length_scalar_carry)", _scan_empty),
     ("noxla bitcast int -> float loses the NaN sign bit "
      "(test_bitcast_int_to_nan_signbit)", _noxla_bitcast_nan),
     ("XLA rewrites a dot of a bool operand into select: 0 * NaN = 0 "
