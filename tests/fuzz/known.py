@@ -100,8 +100,8 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
      "pattern (test_complex_matmul_divide_overflow), complex sqrt(nan + inf j) "
      "(test_complex_sqrt_nan_inf)", _complex_inf),
     ("subnormal inputs: XLA:CPU's compiled code reads them as zero, TF's "
-     "kernels and our selects may keep them (test_subnormal_remainder_jit, "
-     "test_subnormal_lgamma_bf16); the same program with them flushed "
+     "kernels and our selects may keep them (test_subnormal_remainder_jit); "
+     "the same program with them flushed "
      "matches", _subnormal_inputs),
 ]
 
