@@ -99,14 +99,23 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
   gradient solves the dimension environment again from the same inputs.
   """
   diff_in = differentiable_inputs(traced)
+  # tf2jax (0.3.8) miscounts the outputs of a custom gradient with fewer
+  # inputs than outputs (it slices the input gradients' specs by the output
+  # count) and fails; scalar zero inputs, with zero gradients, keep the
+  # counts apart. They change nothing else.
+  n_pad = max(0, len(traced.closed_jaxpr.out_avals) - len(tensors))
+  pads = [tf.zeros([], tf.float32) for _ in range(n_pad)]
+  n_in = len(tensors)
 
   @tf.custom_gradient
-  def forward(*xs: tf.Tensor):
+  def forward(*xs_and_pads: tf.Tensor):
+    xs = xs_and_pads[:n_in]
     outs = interpreter.interpret(traced.closed_jaxpr, list(xs),
                                  state_fn(traced, xs))
 
     def grad(*cts: Any, variables: Any = None):
-      grads = _input_gradients(cts)
+      grads = list(_input_gradients(cts)) + [tf.zeros([], tf.float32)
+                                             for _ in range(n_pad)]
       if variables:
         # Variables read inside (the converter's constants) are not
         # trainable parameters of the JAX function: no gradient for them.
@@ -136,7 +145,7 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
 
     return list(outs), grad
 
-  return forward(*tensors)
+  return forward(*tensors, *pads)
 
 
 def _converted_vjp(traced: Traced, xs: Sequence[tf.Tensor],

@@ -270,6 +270,10 @@ def _combine_sequential(ctx: RuleContext, apply: Any, ext: Any, linear: Any,
   return out
 
 
+# The dtypes TFLite's UNSORTED_SEGMENT_SUM takes (default graphs only).
+_SEGMENT_SUM_DTYPES = (np.dtype(np.float32), np.dtype(np.int32))
+
+
 def _is_positive_zeros(x: Any) -> bool:
   """Whether `x` is known, at conversion time, to be all +0 (no -0.0).
 
@@ -329,9 +333,20 @@ def _scatter_rule(kind: str):
         out = _combine_sequential(ctx, apply, ext, linear, upd, order, n,
                                   unique_indices)
     elif combiner == "add" and _is_positive_zeros(operand):
-      # Sums into zeros (segment_sum): ScatterNd, which TF.js has too.
       n_ext = (n + 1) if isinstance(n, int) else tf.cast(n, itype) + 1
-      out = tf.scatter_nd(idx, upd, tf.reshape(tf.cast(n_ext, itype), [1]))
+      if ctx.enable_xla and dtype in _SEGMENT_SUM_DTYPES:
+        # Sums into zeros (segment_sum, embedding gradients) in the default
+        # graph: UnsortedSegmentSum, which the standard tools read right
+        # (TFLite builtin for these dtypes, tf2onnx) or refuse loudly
+        # (tf2jax, TF.js's op list). ScatterNd, which also sums duplicates
+        # in TF and TFLite, is read as a scatter-set by plain tf2onnx and
+        # tf2jax: silently wrong with repeated indices.
+        out = tf.math.unsorted_segment_sum(upd, linear, n_ext)
+      else:
+        # Portable graphs keep ScatterNd: TF.js has no UnsortedSegmentSum,
+        # TFLite's takes float32/int32 only, and export_onnx rewrites
+        # ScatterNd to sum duplicates (export/tf2onnx_rewrites.py).
+        out = tf.scatter_nd(idx, upd, tf.reshape(tf.cast(n_ext, itype), [1]))
     elif combiner == "add":
       out = tf.tensor_scatter_nd_add(ext, idx, upd)
     elif combiner == "sub":
