@@ -26,9 +26,23 @@ _CLEAR_EVERY = 300
 _tests_run = 0
 
 
+_MEMLOG = os.environ.get("JAX2TF_IMPL_MEMLOG")  # diagnostics: RSS per 100 tests
+
+
+def _rss_mb() -> float:
+  with open("/proc/self/status") as f:
+    for line in f:
+      if line.startswith("VmRSS:"):
+        return int(line.split()[1]) / 1024
+  return 0.0
+
+
 def pytest_runtest_teardown(item, nextitem):
   global _tests_run
   _tests_run += 1
+  if _MEMLOG and _tests_run % 100 == 0:
+    with open(f"{_MEMLOG}.{os.getpid()}", "a") as f:
+      f.write(f"{_tests_run} {_rss_mb():.0f} {item.nodeid}\n")
   if _tests_run % _CLEAR_EVERY == 0:
     import gc  # pylint: disable=g-import-not-at-top
     jax.clear_caches()

@@ -81,7 +81,16 @@ _jax_cache: dict[str, object] = {}
 _conv_cache: dict[tuple[str, bool], object] = {}
 
 
+def _keep_only(name: str) -> None:
+  """The caches hold one case: a case's modes run one after the other, and
+  keeping every converted function would grow a worker by GBs."""
+  if any(k != name for k in _jax_cache) or any(k[0] != name for k in _conv_cache):
+    _jax_cache.clear()
+    _conv_cache.clear()
+
+
 def _expected(name: str):
+  _keep_only(name)
   if name not in _jax_cache:
     c = CASES[name]
     _jax_cache[name] = jax.tree_util.tree_map(np.asarray, jax.jit(c.fn)(*c.args))
@@ -92,6 +101,7 @@ def _converted(name: str, enable_xla: bool):
   """One ConvertedFunction per (case, enable_xla): its trace cache is shared
   by the eager, graph and jit modes."""
   key = (name, enable_xla)
+  _keep_only(name)
   if key not in _conv_cache:
     _conv_cache[key] = jax2tf_impl.convert(CASES[name].fn, enable_xla=enable_xla)
   return _conv_cache[key]
