@@ -30,6 +30,26 @@ def assert_all_modes(f, *args, modes=MODES, sign_exact=False, specs=None, more_a
 
 # --- fixed ------------------------------------------------------------------
 
+def test_scatter_clip_into_empty_operand_with_symbolic_dims():
+  """fuzz 2026120600:413: operand (0, b, 2, 1): its size is 0 * b, not a
+  Python 0, so the rule clipped indices into [0, -1] and TF's scatter
+  failed at run time; a scatter into an empty array is the array."""
+  def f(x1, x2):
+    return x1.at[x2].max(jnp.array(-0.0).astype(x1.dtype), mode="clip")
+  assert_all_modes(f, np.zeros((0, 2, 2, 1), np.int8), np.array([1], np.int8),
+                   specs=["(0, b, 2, 1)", "(1,)"],
+                   more_args=[(np.zeros((0, 5, 2, 1), np.int8), np.array([2], np.int8))])
+
+
+def test_scan_length_zero_with_symbolic_carry():
+  """fuzz 2026120611:314: ys of a length-0 scan whose carry is (b, b): TF's
+  TensorArray cannot stack an empty list of partially known shape."""
+  def f(x):
+    return lax.scan(lambda c, _: (c + 1, c), x, None, length=0)[1]
+  assert_all_modes(f, np.ones((2, 2), np.float16), specs=["(b, b)"],
+                   more_args=[(np.ones((4, 4), np.float16),)])
+
+
 def test_gather_fill_nan_on_int():
   """fuzz 1:21: `.at[].get(mode='fill', fill_value=nan)` on an int array
   raised "cannot convert float NaN to integer"; JAX folds the fill value with
@@ -104,6 +124,22 @@ _BOOL_DOT = ("XLA's algebraic simplifier turns a batched dot_general of a bool o
              "jax.jit; TF (and our jit_compile graph, which converts first) gives NaN")
 
 
+_ABS_INT_MIN = ("XLA's algebraic simplifier takes abs(x) >= 0, which INT_MIN breaks: "
+                "JAX's own jit gives abs(INT_MIN) // 2 == +2^62 when the two ops meet "
+                "in one computation and -2^62 when a cond separates them; TF's XLA "
+                "inlines our cond, so jit_compile meets the simplification where "
+                "JAX did not")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_ABS_INT_MIN, ("jit", "noxla_jit")))
+def test_abs_int_min_floor_divide_across_cond(mode):
+  """fuzz 2026120611:237."""
+  def f(x):
+    return lax.cond(jnp.sum(x) > 0, jnp.abs, lambda v: v // 2, jnp.abs(x))
+  x = np.array([-9223372036854775808, -7, 7, 9223372036854775807], np.int64)
+  assert_all_modes(f, x, modes=[mode])
+
+
 @pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))
 def test_einsum_bool_times_nan(mode):
   """fuzz 20261201:187: einsum('ij,ji->i', bool, float32 with NaN/inf)."""
@@ -173,13 +209,11 @@ def test_multiply_by_bool_negative_zero(mode):
   assert_all_modes(f, np.array([[-0.0]], np.float16), np.array([[False]]), modes=[mode])
 
 
-_CSQRT_NAN_INF = ("sqrt(complex(nan, inf)): TF's kernel follows C99 csqrt (inf + inf j), "
-                  "XLA gives nan + nan j")
-
-
-@pytest.mark.parametrize("mode", _modes_xfail(_CSQRT_NAN_INF, MODES))
+@pytest.mark.parametrize("mode", MODES)
 def test_complex_sqrt_nan_inf(mode):
-  """fuzz 20261201:618 (found inside a reversed lax.scan)."""
+  """fuzz 20261201:618 (found inside a reversed lax.scan): TF's kernel
+  follows C99's csqrt (inf + inf j), XLA gives nan + nan j; the complex
+  sqrt rule is XLA's algorithm now."""
   assert_all_modes(jnp.sqrt, np.array([complex(nan, inf)], np.complex64), modes=[mode])
 
 

@@ -32,8 +32,10 @@ def test_harness(request, harness, mode):
   if lim is not None:
     request.applymarker(pytest.mark.xfail(reason=lim.reason, strict=False))
   try:
-    hs.check_harness(harness, mode)
+    notes = hs.check_harness(harness, mode)
   except hs.BeyondJaxTolerance as e:
     if lim is not None:
       raise
     pytest.xfail(f"beyond JAX's tolerance (measured): {e}")
+  if notes:  # passed at JAX's per-harness override: keep the measured error
+    request.node.harness_info["note"] = "; ".join(notes)

@@ -358,6 +358,29 @@ def test_complex_math_edges_with_finite_inputs(mode):
   check(fn, x, mode=mode, tol=1e-12)
 
 
+@pytest.mark.parametrize("mode", MODES + ["noxla"])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128], ids=str)
+@pytest.mark.parametrize("op", [lax.sqrt, lax.rsqrt], ids=["sqrt", "rsqrt"])
+def test_complex_sqrt_rsqrt_special_values(op, dtype, mode):
+  """XLA's complex sqrt reads an imaginary -0.0 as +0.0 (sqrt(-1 - 0j) ==
+  +1j; C99 and TF: -1j), scales |z| against overflow (TF: sqrt(3e38) == inf
+  in complex64), and its rsqrt has its own zeros at infinity."""
+  vals = [0.0, -0.0, 1.0, -1.0, 4.0, -4.0, 1e-30, -1e-30, 3e38, -3e38,
+          np.inf, -np.inf, np.nan, 0.5, -2.5]
+  x = np.array([complex(a, b) for a in vals for b in vals], dtype)
+  want = np.asarray(jax.jit(op)(x))
+  got, = _run(op, "graph" if mode == "noxla" else mode, x,
+              enable_xla=(mode != "noxla"))
+  tol = 1e-6 if dtype == np.complex64 else 1e-15
+  for g, w in zip(_parts(got), _parts(want)):
+    np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+    ok = ~np.isnan(w)
+    np.testing.assert_allclose(g[ok], w[ok], rtol=tol, atol=tol)
+    zero = ok & (w == 0)
+    np.testing.assert_array_equal(np.signbit(g[zero]), np.signbit(w[zero]),
+                                  err_msg="sign of zero")
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_cbrt_exact_cubes_and_signed_zero(mode):
   x = np.array([-8.0, 27.0, -0.0, 0.0, 1e-300, -1e300, 2.0], np.float64)

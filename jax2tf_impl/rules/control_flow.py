@@ -154,6 +154,11 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
   carry_avals = ctx.avals_out[:num_carry]
   ys_avals = ctx.avals_out[num_carry:]
   n = ctx.dim(length)
+  if isinstance(length, int) and length == 0:
+    # No iteration: the carry as given and empty ys (a TensorArray cannot
+    # stack zero elements whose shape has symbolic dimensions).
+    return init + [tf.zeros(ctx.shape_tensor(a), ctx.tf_dtype(a))
+                   for a in ys_avals]
 
   # Portable graphs (enable_xla=False, the mode used for TFLite/ONNX) write
   # `ys` into preallocated buffers, a row at a time with a select

@@ -16,7 +16,8 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.semantics import complex_divide, is_half, is_inf
+from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
+                                          max_or_min)
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
 
 TfFn = Callable[..., Any]
@@ -131,9 +132,89 @@ def _erfc_portable(x: Any) -> Any:
   return tf.where(x < 0, 2.0 - tail, tail)
 
 
-def _rsqrt_complex(x: Any) -> Any:
-  """1 / sqrt(x) with XLA's complex division (rsqrt(0) == inf + nan*j)."""
-  return complex_divide(tf.ones_like(x), tf.math.sqrt(x))
+def _scaled_hypot_ratio(big: Any, small: Any, one: Any, two: Any) -> Any:
+  """big * sqrt(1 + (small / big)^2) without overflow; big >= small >= 0
+  (big == small: sqrt(2) big; (small / big)^2 below rounding: the first
+  term of the series)."""
+  ratio = small / big
+  r = ratio * ratio
+  root = tf.math.sqrt(one + r)
+  series = tf.math.logical_and(tf.math.equal(root, one), r > 0)
+  return tf.where(tf.math.equal(big, small), tf.constant(np.sqrt(2.0), big.dtype) * big,
+                  tf.where(series, big + big * r / two, big * root))
+
+
+def _sqrt_complex(z: Any) -> Any:
+  """Principal square root as XLA computes it (JAX's results): Kahan's
+  u = sqrt((|x| + |z|) / 2), v = |y| / 2u, with |z| scaled against overflow
+  and the u == 0 / u == inf cases rescaled by square roots of |x|, |y|. An
+  imaginary part of -0.0 counts as positive (sqrt(-1 - 0j) == +1j; TF's
+  kernel follows C99's csqrt: -1j), and large |z| does not overflow (TF's
+  kernel: sqrt(3e38) == inf in complex64)."""
+  x, y = tf.math.real(z), tf.math.imag(z)
+  dtype = x.dtype
+  zero, one, two = (tf.constant(v, dtype) for v in (0.0, 1.0, 2.0))
+  sq2 = tf.constant(np.sqrt(2.0), dtype)
+  ax, ay = tf.math.abs(x), tf.math.abs(y)
+  # NaN-propagating max/min (TF's XLA lowering drops NaNs).
+  nan_max = max_or_min(dtype.as_numpy_dtype, True)
+  nan_min = max_or_min(dtype.as_numpy_dtype, False)
+  mx, mn = nan_max(ax, ay), nan_min(ax, ay)
+  u_general = tf.math.sqrt(_scaled_hypot_ratio(mx, mn, one, two) / two
+                           + ax / two)
+  rescale = tf.math.logical_or(tf.math.equal(u_general, zero),
+                               tf.math.is_inf(u_general))
+  same = tf.math.equal(ax, ay)
+  x_bigger = ax > ay
+  ratio = tf.where(same, one, tf.where(ax < ay, ax / ay, ay / ax))
+  a_ratio = tf.math.abs(ratio)
+  h = _scaled_hypot_ratio(nan_max(one, a_ratio), nan_min(one, a_ratio),
+                          one, two)
+  sq_1h, sq_rh = tf.math.sqrt(one + h), tf.math.sqrt(ratio + h)
+  sq_ax, sq_ay = tf.math.sqrt(ax), tf.math.sqrt(ay)
+  sqrt_1_sq2 = tf.constant(np.sqrt(1.0 + np.sqrt(2.0)), dtype)
+  u = tf.where(
+      same, sq_ax * sqrt_1_sq2 / sq2,
+      tf.where(rescale,
+               tf.where(x_bigger, sq_ax * (sq_1h / sq2), sq_ay * (sq_rh / sq2)),
+               u_general))
+  sq_ratio = tf.where(same, one, tf.where(ax < ay, sq_ax / sq_ay, sq_ay / sq_ax))
+  v = tf.where(
+      same, sq_ay / (sq2 * sqrt_1_sq2),
+      tf.where(rescale,
+               tf.where(x_bigger, sq_ay * sq_ratio / (sq_1h * sq2),
+                        sq_ay / (sq_rh * sq2)),
+               ay / (u_general * two)))
+  y_negative = y < zero
+  real = tf.where(x >= zero, u, v)
+  imag = tf.where(x < zero, tf.where(y_negative, -u, u),
+                  tf.where(y_negative, -v, v))
+  return tf.complex(real, imag)
+
+
+def _rsqrt_complex(z: Any) -> Any:
+  """1 / sqrt(z) in polar form, as XLA computes it: |z|^-1/2 at angle
+  -arg(z) / 2 (rsqrt(-1 + 0j) == -4.4e-8 - 1j in complex64, rsqrt(1 + 0j) ==
+  1 - 0j), with XLA's special values: rsqrt(0) == inf + nan j, and for an
+  infinite |z| a zero whose real sign is that of x == -inf and whose
+  imaginary sign is opposite to y's (a NaN y counts as positive)."""
+  x, y = tf.math.real(z), tf.math.imag(z)
+  dtype = x.dtype
+  zero = tf.zeros([], dtype)
+  modulus = tf.math.rsqrt(tf.math.abs(z))
+  angle = tf.math.atan2(y, x) * tf.constant(-0.5, dtype)
+  real = modulus * tf.math.cos(angle)
+  imag = modulus * tf.math.sin(angle)
+  infinite = tf.math.logical_or(is_inf(x), is_inf(y))
+  # The sign of y, -0.0 and NaN included: atan2(y, -1) is -pi for y <= -0.0.
+  y_negative = tf.math.atan2(y, -tf.ones([], dtype)) < zero
+  minus_inf = tf.math.equal(x, tf.constant(-np.inf, dtype))
+  real = tf.where(infinite, tf.where(minus_inf, -zero, zero), real)
+  imag = tf.where(infinite, tf.where(y_negative, zero, -zero), imag)
+  origin = tf.math.logical_and(tf.math.equal(x, zero), tf.math.equal(y, zero))
+  real = tf.where(origin, tf.constant(np.inf, dtype), real)
+  imag = tf.where(origin, tf.constant(np.nan, dtype), imag)
+  return tf.complex(real, imag)
 
 
 def _cbrt(x: Any) -> Any:
@@ -165,7 +246,7 @@ for _prim, _real, _complex in [
     (lax.asinh_p, tf.math.asinh, tf.math.asinh),
     (lax.acosh_p, tf.math.acosh, tf.math.acosh),
     (lax.atanh_p, tf.math.atanh, tf.math.atanh),
-    (lax.sqrt_p, tf.math.sqrt, tf.math.sqrt),
+    (lax.sqrt_p, tf.math.sqrt, _sqrt_complex),
     (lax.rsqrt_p, tf.math.rsqrt, _rsqrt_complex),
     (lax.cbrt_p, _cbrt, None),
 ]:

@@ -24,7 +24,7 @@ JAX/XLA semantics being matched:
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -296,6 +296,12 @@ def _is_positive_zeros(x: Any) -> bool:
   return value is not None and positive_zero(value)
 
 
+def _statically_empty(shape: Sequence[Any]) -> bool:
+  """A static 0 among the dims (with symbolic dims beside it the product is
+  not a Python int, but the array is still empty)."""
+  return any(isinstance(d, int) and d == 0 for d in shape)
+
+
 def _scatter_rule(kind: str):
   """The rule for one scatter primitive; `kind` names its combiner."""
 
@@ -313,9 +319,8 @@ def _scatter_rule(kind: str):
     op_shape = ctx.shape(op_aval)
     upd_shape = ctx.shape(upd_aval)
     n = _dprod(op_shape)
-    m = _dprod(upd_shape)
-    if (isinstance(n, int) and n == 0) or (isinstance(m, int) and m == 0):
-      return operand
+    if _statically_empty(op_shape) or _statically_empty(upd_shape):
+      return operand   # nothing to write into, or nothing to write
     itype = index_dtype(op_shape, upd_shape, extra=1)
     linear = _linear_targets(ctx, indices, dimension_numbers, mode, itype)
     idx = linear[:, None]

@@ -36,6 +36,7 @@ import tensorflow as tf
 from jax._src import public_test_util
 
 import jax2tf_impl
+from support import jax_overrides
 from support import sampling
 from support.tf_testing import graph_op_types
 from jax2tf_impl import dtypes as dt
@@ -253,12 +254,18 @@ def _max_error_ratio(t: np.ndarray, j: np.ndarray) -> tuple[float, float]:
 
 
 def assert_same(harness: Any, jax_outs: list[np.ndarray],
-                tf_outs: list[np.ndarray]) -> None:
+                tf_outs: list[np.ndarray], mode: str = "graph") -> list[str]:
   """Same number of outputs, dtypes, shapes; values within tolerance
-  (JAX's, or the group's documented exception); BeyondJaxTolerance where
-  only FLOOR_TOL holds."""
+  (JAX's default, or the group's documented exception).
+
+  Beyond JAX's default tolerance but within JAX's own per-harness override
+  for this group (support/jax_overrides.py) passes, and the measured error is
+  returned as a note; beyond both but within FLOOR_TOL raises
+  BeyondJaxTolerance (an xfail with the measured error); beyond that fails.
+  """
   assert len(jax_outs) == len(tf_outs), (len(jax_outs), len(tf_outs))
-  beyond = []
+  beyond, notes = [], []
+  override = jax_overrides.override_tolerance(harness, mode)
   for i, (j, t) in enumerate(zip(jax_outs, tf_outs)):
     assert j.dtype == t.dtype, f"output {i}: dtype {t.dtype} != JAX {j.dtype}"
     assert j.shape == t.shape, f"output {i}: shape {t.shape} != JAX {j.shape}"
@@ -267,29 +274,43 @@ def assert_same(harness: Any, jax_outs: list[np.ndarray],
       continue
     tol = tolerance_for(harness, j.dtype)
     wide = np.complex128 if dt.is_complex(j.dtype) else np.float64
+    close = functools.partial(np.testing.assert_allclose, t.astype(wide),
+                              j.astype(wide), equal_nan=True,
+                              err_msg=f"output {i}")
     try:
-      np.testing.assert_allclose(t.astype(wide), j.astype(wide), rtol=tol,
-                                 atol=tol, equal_nan=True,
-                                 err_msg=f"output {i}")
+      close(rtol=tol, atol=tol)
+      continue
     except AssertionError:
-      floor = max(tol, FLOOR_TOL.get(np.dtype(j.dtype).name, tol))
-      np.testing.assert_allclose(t.astype(wide), j.astype(wide), rtol=floor,
-                                 atol=floor, equal_nan=True,
-                                 err_msg=f"output {i}")
-      rel, absolute = _max_error_ratio(t, j)
-      beyond.append(f"output {i} ({np.dtype(j.dtype).name}): max error "
-                    f"{absolute:.2e} (relative {rel:.2e}) exceeds JAX's "
-                    f"tolerance {tol:g}, within {floor:g}")
+      pass
+    rel, absolute = _max_error_ratio(t, j)
+    measured = (f"output {i} ({np.dtype(j.dtype).name}): max error "
+                f"{absolute:.2e} (relative {rel:.2e})")
+    if override is not None and override > tol:
+      try:
+        close(rtol=override, atol=override)
+        notes.append(f"{measured}: beyond JAX's default {tol:g}, within "
+                     f"JAX's override {override:g} for this group")
+        continue
+      except AssertionError:
+        pass
+    floor = max(tol, override or 0.0,
+                FLOOR_TOL.get(np.dtype(j.dtype).name, tol))
+    close(rtol=floor, atol=floor)
+    beyond.append(f"{measured} exceeds JAX's tolerance "
+                  f"{max(tol, override or 0.0):g}, within {floor:g}")
   if beyond:
     raise BeyondJaxTolerance("; ".join(beyond))
+  return notes
 
 
-def check_harness(harness: Any, mode: str, enable_xla: bool = True) -> None:
-  """Runs one harness in one mode and asserts it matches JAX."""
+def check_harness(harness: Any, mode: str, enable_xla: bool = True
+                  ) -> list[str]:
+  """Runs one harness in one mode and asserts it matches JAX; returns the
+  measured errors of outputs that pass only at JAX's per-harness override."""
   args, jax_outs = jax_result(harness)
   tf_outs = run_converted(harness, args, mode, enable_xla)
   check = custom_checks().get(harness.group_name)
   if check is not None:
     check(harness, args, jax_outs, tf_outs)
-  else:
-    assert_same(harness, jax_outs, tf_outs)
+    return []
+  return assert_same(harness, jax_outs, tf_outs, mode)
