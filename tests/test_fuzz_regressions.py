@@ -140,6 +140,22 @@ def test_abs_int_min_floor_divide_across_cond(mode):
   assert_all_modes(f, x, modes=[mode])
 
 
+_COMPLEX_POW = ("complex pow is exp(y log x): |y log x| ~ 100 amplifies the last-bit "
+                "differences of TF's and XLA's complex log/exp/sin/cos to ~1e-5 of the "
+                "modulus, 1e-3 of a small real or imaginary part (JAX's own jax2tf tests "
+                "allowed 1e-3 for complex64 pow)")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_COMPLEX_POW, ("eager", "graph", "noxla")))
+def test_complex_pow_large_exponent(mode):
+  """fuzz 2026120601:410."""
+  # |x ** y| = 1.5e22 with a real part of -7.3e19: 8e-6 of the modulus,
+  # 1.5e-3 of the small part.
+  x = np.array([-20.78621 - 0.40163094j], np.complex64)
+  y = np.array([-12.265472 + 28.272371j], np.complex64)
+  assert_all_modes(jnp.float_power, x, y, modes=[mode])
+
+
 @pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))
 def test_einsum_bool_times_nan(mode):
   """fuzz 20261201:187: einsum('ij,ji->i', bool, float32 with NaN/inf)."""

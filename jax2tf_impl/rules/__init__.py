@@ -11,6 +11,15 @@ an error, so two modules can never silently fight over one primitive.
 Rules that must emit a tf2xla op (`Xla*`) call `ctx.require_xla(reason)`,
 which fails with a clear error under `enable_xla=False`; every such use is
 listed in `XLA_OP_USES` so the list of non-portable primitives is explicit.
+
+By default (enable_xla=True) a rule emits the same portable TF ops as under
+enable_xla=False, so the standard TFLite / tf2onnx / TF.js converters read
+the default graph too. A rule whose default form differs declares it with
+`declare_default_form(reason, primitive, ...)`: the reason cites the
+measurement (benchmarks/DEFAULT_FORMS.md: the portable form > 1.2x slower or
+less exact than the default, or the standard tools read the default right
+and not the portable one); tests/test_default_forms.py checks the list
+against the graphs.
 """
 from __future__ import annotations
 
@@ -24,6 +33,9 @@ _RULES: dict[Any, Rule] = {}
 
 # primitive name -> why its rule may emit Xla* ops (only with enable_xla=True).
 XLA_OP_USES: dict[str, str] = {}
+
+# primitive name -> why its default graph differs from the portable one.
+DEFAULT_FORMS: dict[str, str] = {}
 
 # Families of rules, one module each. Importing a module registers its rules.
 FAMILY_MODULES = (
@@ -77,6 +89,13 @@ def register(*primitives: Any) -> Callable[[Rule], Rule]:
 def declare_xla_use(primitive_name: str, reason: str) -> None:
   """Records that `primitive_name`'s rule may emit Xla* ops, and why."""
   XLA_OP_USES[primitive_name] = reason
+
+
+def declare_default_form(reason: str, *primitive_names: str) -> None:
+  """Records that these primitives' rules emit another form by default
+  (enable_xla=True) than under enable_xla=False, and why."""
+  for name in primitive_names:
+    DEFAULT_FORMS[name] = reason
 
 
 @functools.cache

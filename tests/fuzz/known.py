@@ -77,7 +77,7 @@ def _subnormal_inputs(prog: Program, mode: str, o: Outcome) -> bool:
   if o.status != "mismatch":
     return False
   flushed = [{k: _flush_subnormals(v) for k, v in env.items()} for env in prog.values]
-  if all(np.array_equal(np.asarray(a).view(np.uint8), np.asarray(b).view(np.uint8))
+  if all(np.array_equal(np.atleast_1d(a).view(np.uint8), np.atleast_1d(b).view(np.uint8))
          for env, fl in zip(prog.values, flushed) for a, b in
          ((env[k], fl[k]) for k in env)):
     return False
@@ -102,6 +102,21 @@ def _abs_int_min_jit(prog: Program, mode: str, o: Outcome) -> bool:
       if a.dtype.kind == "i" and a.size and np.any(a == np.iinfo(a.dtype).min):
         return True
   return False
+
+
+_POW = re.compile(r"float_power|\*\*|lax\.pow\(|jnp\.power")
+
+
+def _complex_pow_conditioning(prog: Program, mode: str, o: Outcome) -> bool:
+  """Complex x ** y is exp(y log x): the round-off of y log x is amplified
+  by |y log x| (and near the overflow threshold exp decides between the
+  largest float and inf), so TF's and XLA's last-bit differences in
+  log/exp/sin/cos come out large. JAX's own jax2tf tests compared complex64
+  pow at 1e-3 (tests/support/jax_overrides.py)."""
+  del mode
+  return (o.status == "mismatch" and "complex" in o.message
+          and _POW.search(_code(prog)) is not None
+          and any(i.dtype.startswith("complex") for i in prog.inputs))
 
 
 _RANKING = re.compile(r"lax\.top_k|sort")
@@ -147,6 +162,9 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
     ("abs(INT_MIN) then integer division under jit_compile: XLA's simplifier "
      "takes abs(x) >= 0 (test_abs_int_min_floor_divide_across_cond)",
      _abs_int_min_jit),
+    ("complex pow is ill-conditioned: exp(y log x) amplifies last-bit "
+     "differences by |y log x|; near overflow exp picks max or inf "
+     "(test_complex_pow_large_exponent)", _complex_pow_conditioning),
     ("top_k/sort of a -NaN with enable_xla=False: ranked like +NaN (no bit "
      "cast in portable graphs) (test_top_k_negative_nan_noxla)",
      _noxla_ranks_negative_nan),
