@@ -26,7 +26,7 @@ from jax import lax
 
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import portable_int as pint
-from jax2tf_impl.rules import register
+from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.semantics import is_nan
 
@@ -77,6 +77,16 @@ def _logical_or_bitwise(bool_fn: Any, int_fn: Any,
   return rule
 
 
+declare_default_form(
+    "one TF bitwise kernel vs the portable uint32 emulation by add/xor/mul/"
+    "shift (TFLite and ONNX lack 32-bit and/or): measured 1.9x (and) and "
+    "2.1x (or) slower on 1M uint32 (benchmarks/DEFAULT_FORMS.md); constant "
+    "shifts likewise", "not", "and", "or", "shift_left", "shift_right_logical")
+declare_default_form(
+    "tf.bitcast keeps every bit (NaN payloads and signs); the portable "
+    "int32 -> float32 form computes the value arithmetically (ONNX has no "
+    "bit cast), loses NaN payloads and is 7.5x slower (measured, "
+    "benchmarks/DEFAULT_FORMS.md)", "bitcast_convert_type")
 register(lax.not_p)(_logical_or_bitwise(tf.math.logical_not, tf.bitwise.invert,
                                         pint.not_u32))
 register(lax.and_p)(_logical_or_bitwise(tf.math.logical_and,

@@ -14,7 +14,7 @@ from jax.extend import core as jcore
 from jax.extend.core import primitives as prims
 
 from jax2tf_impl import jax_internals as ji
-from jax2tf_impl.rules import register
+from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.support import compiling_with_xla
 
@@ -39,6 +39,14 @@ def _as_xla_cluster(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
     return list(run_body(ctx, body, list(xs)))
   fn = tf.function(cluster, jit_compile=True, autograph=False)
   return fn(*[tf.convert_to_tensor(a) for a in args])
+
+
+declare_default_form(
+    "jax.random's distributions run as a nested XLA cluster: JAX's samples "
+    "bit for bit (portable ops: up to 2 ulp off for normal) and measured 7x "
+    "(normal) / 13x (uniform) faster than the portable graph on 1M samples "
+    "(benchmarks/DEFAULT_FORMS.md); other jit bodies are inlined alike",
+    "jit")
 
 
 @register(prims.jit_p)

@@ -29,7 +29,7 @@ import tensorflow as tf
 from jax import lax
 
 from jax2tf_impl import dtypes as dt
-from jax2tf_impl.rules import register
+from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.sort import order_keys
 
@@ -74,6 +74,10 @@ def _ordered(tf_cmp: Callable[[Any, Any], Any]) -> Callable[..., Any]:
   return rule
 
 
+declare_default_form(
+    "total-order comparisons use sort's keys: the bit-cast key is exact for "
+    "-NaN (measured with sort's keys, benchmarks/DEFAULT_FORMS.md)",
+    "lt_to", "le_to", "eq_to")
 register(lax.lt_to_p)(_ordered(tf.math.less))
 register(lax.le_to_p)(_ordered(tf.math.less_equal))
 

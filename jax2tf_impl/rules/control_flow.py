@@ -13,7 +13,7 @@ import tensorflow as tf
 from jax.extend.core import primitives as prims
 
 from jax2tf_impl import jax_internals as ji
-from jax2tf_impl.rules import register
+from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 
 
@@ -143,6 +143,13 @@ def _write_row(buf: Any, idx: Any, y: Any, n: Any) -> Any:
   rows = tf.reshape(tf.equal(tf.range(n), idx), [-1] + [1] * (rank - 1))
   return tf.where(tf.broadcast_to(rows, shape),
                   tf.broadcast_to(y[None], shape), buf)
+
+
+declare_default_form(
+    "ys in TensorArrays (one write per step) instead of preallocated buffers "
+    "written by a select over the whole buffer per step (which TFLite and "
+    "its int8 quantizer need): the buffers make a scan quadratic, measured "
+    "55x slower for 2000 steps of (256,) (benchmarks/DEFAULT_FORMS.md)", "scan")
 
 
 @register(prims.scan_p)

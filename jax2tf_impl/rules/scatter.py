@@ -33,7 +33,7 @@ import tensorflow as tf
 from jax import lax
 from jax.extend import core as jcore
 
-from jax2tf_impl.rules import register
+from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.indexing import (Mode, as_index, at_positions,
                                         broadcast_sum, exact_indices,
@@ -294,6 +294,15 @@ def _is_positive_zeros(x: Any) -> bool:
     return False
   value = tf.get_static_value(op.inputs[source])
   return value is not None and positive_zero(value)
+
+
+declare_default_form(
+    "scatter-add into zeros (segment_sum, gather gradients) as "
+    "UnsortedSegmentSum for float32/int32: plain tf2onnx reads the portable "
+    "ScatterNd as a scatter-set (measured: max error 13.0 with repeated "
+    "indices vs 0.0) and so did tf2jax; TF.js lacks UnsortedSegmentSum, so "
+    "enable_xla=False keeps ScatterNd; speed measured equal (1.02x, "
+    "benchmarks/DEFAULT_FORMS.md)", "scatter-add")
 
 
 def _statically_empty(shape: Sequence[Any]) -> bool:
