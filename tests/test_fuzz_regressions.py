@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import jax
+import tensorflow as tf
 from jax import lax
 import jax.numpy as jnp
 from numpy import inf, nan
 
 from fuzz import check
+import jax2tf_impl
 
 MODES = check.MODES
 
@@ -48,6 +51,26 @@ def test_scan_length_zero_with_symbolic_carry():
     return lax.scan(lambda c, _: (c + 1, c), x, None, length=0)[1]
   assert_all_modes(f, np.ones((2, 2), np.float16), specs=["(b, b)"],
                    more_args=[(np.ones((4, 4), np.float16),)])
+
+
+def test_complex_mean_of_infinity():
+  """fuzz 2026120602:415: mean divides by the constant 2 + 0j, which XLA
+  turns into a multiplication by 0.5 + 0j: inf * 0 gives nan + nan j."""
+  x = np.array([[complex(-inf, inf)], [complex(1.0, 0.0)]], np.complex64)
+  assert_all_modes(lambda x: jnp.mean(x, axis=0), x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, jnp.bfloat16, np.float16])
+def test_division_by_constant_is_multiplication_by_reciprocal(dtype):
+  """XLA computes x / c for a constant c as x * (1 / c): bit for bit."""
+  x = (np.random.RandomState(0).randn(2000) * 100).astype(dtype)
+  res = check.check_function(lambda x: (x / 3.0, x / 7.0, x / 1e-3), [[x]],
+                             modes=MODES)
+  for mode, o in res.outcomes.items():
+    assert o.status == "ok", (mode, o.message)
+  got = jax2tf_impl.convert(lambda x: x / 3.0)(tf.constant(x)).numpy()
+  np.testing.assert_array_equal(got.view(np.uint8),
+                                np.asarray(jax.jit(lambda x: x / 3.0)(x)).view(np.uint8))
 
 
 def test_gather_fill_nan_on_int():
@@ -154,6 +177,41 @@ def test_complex_pow_large_exponent(mode):
   x = np.array([-20.78621 - 0.40163094j], np.complex64)
   y = np.array([-12.265472 + 28.272371j], np.complex64)
   assert_all_modes(jnp.float_power, x, y, modes=[mode])
+
+
+_CUMULATIVE_ORDER = ("cumprod without XLA: TF's reverse kernel folds from the end, XLA's "
+                     "reduce-window folds each window left to right (and scans blocks "
+                     "of 16), so products crossing the overflow threshold differ")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_CUMULATIVE_ORDER, ("eager", "graph", "noxla")))
+def test_cumprod_reverse_order_overflow(mode):
+  """fuzz 2026120603:104: JAX (-0.0) multiplies 1e-38 by 3.4e38 first and
+  underflows later; folding from the end overflows to -inf."""
+  x = np.array([[-0.0534, 1.1754944e-38, -2.1314, 3.4028235e38, -2.5]], np.float32)
+  assert_all_modes(lambda x: lax.cumprod(x, axis=1, reverse=True), x, modes=[mode])
+
+
+_SQRT_OF_SQUARE = ("XLA's algebraic simplifier rewrites sqrt(x * x) into |x|, so JAX's norm of "
+                   "3.4e38 is 3.4e38; without XLA x * x overflows to inf")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_SQRT_OF_SQUARE, ("eager", "graph", "noxla")))
+def test_norm_of_huge_value(mode):
+  """fuzz 2026120613:40."""
+  x = np.array([[3.4028234663852886e+38]], np.float32)
+  assert_all_modes(lambda x: jnp.linalg.norm(x, axis=0), x, modes=[mode])
+
+
+_HALF_EXCESS = ("TF's XLA keeps float32 between a fused bfloat16 square and its conversion "
+                "to int64 (3481), JAX's XLA rounds the square to bfloat16 first (3488)")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_HALF_EXCESS, ("jit", "noxla_jit")))
+def test_bfloat16_square_to_int_jit(mode):
+  """fuzz 2026120613:264."""
+  x = np.array([[-59.0]], jnp.bfloat16)
+  assert_all_modes(lambda x: jnp.square(x).astype(np.int64), x, modes=[mode])
 
 
 @pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))

@@ -101,12 +101,42 @@ def _safe_int_divisor(y: Any, dtype: np.dtype) -> tuple[Any, Any, Any]:
   return tf.where(bad, scalar(1, dtype), y), zero, minus_one
 
 
+def _multiply_by_reciprocal(x: Any, divisor: np.ndarray, dtype: np.dtype) -> Any:
+  """x / c for a constant c as XLA computes it: its simplifier rewrites a
+  division by a constant into a multiplication by the constant's reciprocal
+  (rounded in c's type), which is what JAX's results hold: x / 3 is
+  x * 0.33333334 (not always the correctly rounded quotient), and complex
+  (-inf + inf j) / 2 is nan + nan j (inf * 0 in the product)."""
+  # XLA:CPU inverts a float16 constant in float16, a bfloat16 one after
+  # widening it to float32 (measured: bit for bit with JAX either way);
+  # the product of a half type is computed in float32 and rounded once.
+  work = np.dtype(np.float32) if dtype == dt.to_np_dtype(tf.bfloat16) else dtype
+  with np.errstate(all="ignore"):
+    recip = np.asarray(np.ones([], work) / np.asarray(divisor, work), work)
+  if is_half(dtype):
+    product = tf.math.multiply(tf.cast(x, tf.float32),
+                               tf.constant(recip.astype(np.float32)))
+    return tf.cast(product, x.dtype)
+  if dt.is_complex(dtype):
+    # By parts: TF's complex multiply by a broadcast scalar recovers
+    # infinities (C99 Annex G), XLA's is the plain formula.
+    a, b = tf.math.real(x), tf.math.imag(x)
+    c = tf.constant(np.real(recip), dtype=a.dtype)
+    d = tf.constant(np.imag(recip), dtype=a.dtype)
+    return tf.complex(a * c - b * d, a * d + b * c)
+  return tf.math.multiply(x, tf.constant(recip, dtype=x.dtype))
+
+
 @register(lax.div_p)
 def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
   """Integer division rounds toward zero; x / 0 is -1 (all bits set, i.e.
   UINT_MAX for unsigned) and INT_MIN / -1 wraps to INT_MIN, as XLA does.
   Complex division is XLA's (see complex_divide)."""
   dtype = np_dtype(ctx.aval_out)
+  if not dt.is_integer(dtype):
+    divisor = tf.get_static_value(y)
+    if divisor is not None and tf.get_static_value(x) is None:
+      return _multiply_by_reciprocal(x, divisor, dtype)
   if dt.is_complex(dtype):
     return complex_divide(x, y)
   if not dt.is_integer(dtype):

@@ -119,6 +119,39 @@ def _complex_pow_conditioning(prog: Program, mode: str, o: Outcome) -> bool:
           and any(i.dtype.startswith("complex") for i in prog.inputs))
 
 
+_CUMULATIVE = re.compile(r"cumprod|cumsum|cumlogsumexp|cumulative_prod|cumulative_sum")
+
+
+def _cumulative_order(prog: Program, mode: str, o: Outcome) -> bool:
+  """cumsum/cumprod without XLA (eager, graph, enable_xla=False): TF's
+  kernels fold sequentially (reverse ones from the end), XLA's CPU code
+  scans blocks of 16 and folds reverse windows left to right; rounding
+  differs, which crosses the overflow/underflow thresholds at the extremes
+  and is amplified in float16/bfloat16 (JAX's own jax2tf tests allowed 0.5
+  for half types). Under jit_compile XLA's own scan runs and must match."""
+  return (mode in ("eager", "graph", "noxla") and o.status == "mismatch"
+          and _CUMULATIVE.search(_code(prog)) is not None)
+
+
+def _sqrt_of_square_overflow(prog: Program, mode: str, o: Outcome) -> bool:
+  """XLA's simplifier rewrites sqrt(x * x) into |x| (jnp.linalg.norm of one
+  element, hypot-like code), so where x * x overflows JAX still gives |x|;
+  TF without XLA overflows to inf. Under jit_compile TF's XLA does the
+  same rewrite and must match."""
+  code = _code(prog)
+  return (mode in ("eager", "graph", "noxla") and o.status == "mismatch"
+          and "inf: " in o.message and ("sqrt" in code or "norm" in code))
+
+
+def _half_excess_precision_jit(prog: Program, mode: str, o: Outcome) -> bool:
+  """Under jit_compile TF's XLA keeps float32 between fused float16/
+  bfloat16 ops (excess precision), where JAX's XLA rounds each result to
+  the half type: visible once the value is converted to an integer."""
+  return (mode in ("jit", "noxla_jit") and o.status == "mismatch"
+          and re.search(r"\((u?int\d+|bool)\[", o.message) is not None
+          and any(i.dtype in ("float16", "bfloat16") for i in prog.inputs))
+
+
 _RANKING = re.compile(r"lax\.top_k|sort")
 
 
@@ -165,6 +198,14 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
     ("complex pow is ill-conditioned: exp(y log x) amplifies last-bit "
      "differences by |y log x|; near overflow exp picks max or inf "
      "(test_complex_pow_large_exponent)", _complex_pow_conditioning),
+    ("cumsum/cumprod association order without XLA (sequential vs XLA's "
+     "16-element blocks): overflow at the extremes, half-type rounding "
+     "(test_cumprod_reverse_order_overflow)", _cumulative_order),
+    ("sqrt(x * x) is |x| in XLA (simplifier), inf without XLA when x * x "
+     "overflows (test_norm_of_huge_value)", _sqrt_of_square_overflow),
+    ("half-type results kept in float32 between fused ops by TF's XLA, "
+     "rounded by JAX's (test_bfloat16_square_to_int_jit)",
+     _half_excess_precision_jit),
     ("top_k/sort of a -NaN with enable_xla=False: ranked like +NaN (no bit "
      "cast in portable graphs) (test_top_k_negative_nan_noxla)",
      _noxla_ranks_negative_nan),
