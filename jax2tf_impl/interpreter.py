@@ -185,6 +185,9 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
       source=_Source(eqn))  # type: ignore[arg-type]
   if rule is None:
     raise ctx.unsupported("no rule is registered for this primitive")
+  empty = _statically_empty_outputs(ctx, eqn)
+  if empty is not None:
+    return empty
   with _user_scopes(eqn), tf.name_scope(_scope_name(str(eqn.primitive))):
     try:
       out = rule(ctx, *invals, **eqn.params)
@@ -203,6 +206,28 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
         f"rule for '{eqn.primitive}' returned {len(outs)} values, expected "
         f"{len(eqn.outvars)} (at {ctx.source})")
   return [_check_output(ctx, i, o) for i, o in enumerate(outs)]
+
+
+def _statically_empty_outputs(ctx: RuleContext, eqn: Any) -> list[Any] | None:
+  """Zeros for an equation without effects whose outputs all have a static
+  shape with a 0 in it: there is nothing to compute, and TF mishandles some
+  ops on empty tensors (grappler dies of a SIGFPE on a RealDiv of [1, 1, 0]
+  by [0, 5, 0]; a TensorArray cannot stack nothing; fuzz 2026120604:443)."""
+  if eqn.effects or not ctx.avals_out:
+    return None
+  outs = []
+  for aval in ctx.avals_out:
+    shape = getattr(aval, "shape", None)
+    if (shape is None or not hasattr(aval, "dtype")
+        or not all(isinstance(d, int) for d in shape) or 0 not in shape):
+      return None
+    try:
+      if np.dtype(aval.dtype) == dt.FLOAT0:
+        return None
+      outs.append(tf.zeros(shape, ctx.tf_dtype(aval)))
+    except TypeError:  # not an array dtype (keys, tokens): the rule decides
+      return None
+  return outs
 
 
 def _user_scopes(eqn: Any) -> contextlib.ExitStack:

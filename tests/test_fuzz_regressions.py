@@ -73,6 +73,15 @@ def test_division_by_constant_is_multiplication_by_reciprocal(dtype):
                                 np.asarray(jax.jit(lambda x: x / 3.0)(x)).view(np.uint8))
 
 
+def test_empty_broadcasting_division_does_not_crash_grappler():
+  """fuzz 2026120604:443: the process died of a SIGFPE in grappler (a
+  RealDiv of [1, 1, 0] by [0, 5, 0]); empty results are now zeros of their
+  static shape, with no op to optimize."""
+  def f(x1, x2):
+    return jnp.true_divide(x2, jnp.isinf(x1[x2]))
+  assert_all_modes(f, np.zeros((5, 5, 0), np.complex64), np.zeros((0,), np.int32))
+
+
 def test_gather_fill_nan_on_int():
   """fuzz 1:21: `.at[].get(mode='fill', fill_value=nan)` on an int array
   raised "cannot convert float NaN to integer"; JAX folds the fill value with

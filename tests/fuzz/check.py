@@ -281,7 +281,7 @@ def check_function(f: Any, arg_lists: list, specs: Optional[Sequence[str]] = Non
     expected = jit_outputs(f, arg_lists)
   except Exception as e:  # pylint: disable=broad-except
     return Result(f"{type(e).__name__}: {str(e)[:200]}", {})
-  floors = _precision_floors(f, arg_lists[0])
+  floors = _precision_floors(f, arg_lists[0]) if arg_lists else []
   outcomes = {}
   converted = {}
   for mode in modes:
