@@ -223,6 +223,20 @@ def test_bfloat16_square_to_int_jit(mode):
   assert_all_modes(lambda x: jnp.square(x).astype(np.int64), x, modes=[mode])
 
 
+_DOT_ZERO_SIGN = ("a dot of -0.0 by 1.0: XLA's accumulation starts from the first product "
+                  "(-0.0), TF's kernels from +0.0; copysign shows the sign")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_DOT_ZERO_SIGN, ("eager", "graph", "noxla")))
+def test_dot_of_negative_zeros_sign(mode):
+  """fuzz 2026120610:460."""
+  def f(x, y, z):
+    return jnp.copysign(z, lax.dot_general(x, y, (((1,), (1,)), ((0,), (0,)))))
+  x = np.full((4, 3), -0.0)
+  y = np.ones((4, 3, 2))
+  assert_all_modes(f, x, y, np.float64(-3.03), modes=[mode])
+
+
 @pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))
 def test_einsum_bool_times_nan(mode):
   """fuzz 20261201:187: einsum('ij,ji->i', bool, float32 with NaN/inf)."""

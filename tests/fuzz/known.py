@@ -152,6 +152,19 @@ def _half_excess_precision_jit(prog: Program, mode: str, o: Outcome) -> bool:
           and any(i.dtype in ("float16", "bfloat16") for i in prog.inputs))
 
 
+_SIGN_EXPOSING = re.compile(r"copysign|signbit|arctan2|atan2")
+
+
+def _dot_zero_sign(prog: Program, mode: str, o: Outcome) -> bool:
+  """A dot whose products are all -0.0 is -0.0 in XLA (its accumulation
+  starts from the first product) and +0.0 in TF's kernels (from +0.0);
+  only a sign-reading op (copysign, signbit, atan2) downstream shows it."""
+  code = _code(prog)
+  return (mode in ("eager", "graph", "noxla") and o.status == "mismatch"
+          and _DOT.search(code) is not None
+          and _SIGN_EXPOSING.search(code) is not None)
+
+
 _RANKING = re.compile(r"lax\.top_k|sort")
 
 
@@ -206,6 +219,9 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
     ("half-type results kept in float32 between fused ops by TF's XLA, "
      "rounded by JAX's (test_bfloat16_square_to_int_jit)",
      _half_excess_precision_jit),
+    ("the sign of a zero dot product (all products -0.0): -0.0 in XLA, +0.0 "
+     "in TF's kernels, read by copysign/signbit/atan2 "
+     "(test_dot_of_negative_zeros_sign)", _dot_zero_sign),
     ("top_k/sort of a -NaN with enable_xla=False: ranked like +NaN (no bit "
      "cast in portable graphs) (test_top_k_negative_nan_noxla)",
      _noxla_ranks_negative_nan),
