@@ -237,6 +237,26 @@ def test_dot_of_negative_zeros_sign(mode):
   assert_all_modes(f, x, y, np.float64(-3.03), modes=[mode])
 
 
+_LOG_EXP_COMPLEX = ("TF's XLA simplifies log(exp(z)) into z for complex z: logsumexp of "
+                    "-94j gives -94j under jit_compile, JAX the principal 0.2478j")
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_LOG_EXP_COMPLEX, ("jit", "noxla_jit")))
+def test_complex_logsumexp_jit(mode):
+  """fuzz 2026120603:315."""
+  x = np.array([[complex(0.0, -94.0)]], np.complex64)
+  assert_all_modes(lambda x: jax.nn.logsumexp(x, axis=1), x, modes=[mode])
+
+
+@pytest.mark.parametrize("mode", _modes_xfail(_HALF_EXCESS, ("jit", "noxla_jit")))
+def test_bfloat16_product_then_sin_jit(mode):
+  """fuzz 2026120603:268: the bfloat16 product 1848 * -0.867 is -1600 in
+  JAX and -1602.56 (float32) inside TF's XLA; sin tells them apart."""
+  x0 = np.array([-0.8671875], jnp.bfloat16)
+  x1 = np.array([1848.0], jnp.bfloat16)
+  assert_all_modes(lambda a, b: jnp.sin(b * a), x0, x1, modes=[mode])
+
+
 @pytest.mark.parametrize("mode", _modes_xfail(_BOOL_DOT, MODES))
 def test_einsum_bool_times_nan(mode):
   """fuzz 20261201:187: einsum('ij,ji->i', bool, float32 with NaN/inf)."""

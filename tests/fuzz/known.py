@@ -148,8 +148,19 @@ def _half_excess_precision_jit(prog: Program, mode: str, o: Outcome) -> bool:
   bfloat16 ops (excess precision), where JAX's XLA rounds each result to
   the half type: visible once the value is converted to an integer."""
   return (mode in ("jit", "noxla_jit") and o.status == "mismatch"
-          and re.search(r"\((u?int\d+|bool)\[", o.message) is not None
+          and re.search(r"\((u?int\d+|bool|float16|bfloat16)\[", o.message)
+          is not None
           and any(i.dtype in ("float16", "bfloat16") for i in prog.inputs))
+
+
+def _complex_log_exp_jit(prog: Program, mode: str, o: Outcome) -> bool:
+  """TF's XLA simplifies log(exp(z)) into z for complex z too (JAX's XLA
+  keeps the principal branch: imaginary part in (-pi, pi]); logsumexp of a
+  complex input with a large imaginary part shows it."""
+  code = _code(prog)
+  return (mode in ("jit", "noxla_jit") and o.status == "mismatch"
+          and "complex" in o.message and ("logsumexp" in code or (
+              "log" in code and "exp" in code)))
 
 
 _SIGN_EXPOSING = re.compile(r"copysign|signbit|arctan2|atan2")
@@ -222,6 +233,8 @@ KNOWN: list[tuple[str, Callable[[Program, str, Outcome], bool]]] = [
     ("the sign of a zero dot product (all products -0.0): -0.0 in XLA, +0.0 "
      "in TF's kernels, read by copysign/signbit/atan2 "
      "(test_dot_of_negative_zeros_sign)", _dot_zero_sign),
+    ("complex log(exp(z)) simplified into z by TF's XLA (JAX's keeps the "
+     "principal branch) (test_complex_logsumexp_jit)", _complex_log_exp_jit),
     ("top_k/sort of a -NaN with enable_xla=False: ranked like +NaN (no bit "
      "cast in portable graphs) (test_top_k_negative_nan_noxla)",
      _noxla_ranks_negative_nan),
