@@ -171,8 +171,9 @@ def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
 
 
 declare_default_form(
-    "float rem: TF's TruncateMod is 1.25x faster than the portable FloorMod "
-    "form (measured, benchmarks/DEFAULT_FORMS.md) and under jit_compile it "
+    "float rem: TF's TruncateMod is 1.05-1.25x faster than the portable "
+    "FloorMod form (measured twice, benchmarks/DEFAULT_FORMS.md; idle "
+    "machine 1.05x) and under jit_compile it "
     "is XLA's rem, which reads subnormals as zero as JAX does (the portable "
     "form keeps them: test_subnormal_remainder_jit)", "rem")
 
