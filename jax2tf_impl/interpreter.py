@@ -210,7 +210,8 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
 
 def _statically_empty_outputs(ctx: RuleContext, eqn: Any) -> list[Any] | None:
   """Zeros for an equation without effects whose outputs all have a static
-  shape with a 0 in it: there is nothing to compute, and TF mishandles some
+  0 among their dimensions (symbolic ones beside it too, as (0, b)): there
+  is nothing to compute, and TF mishandles some
   ops on empty tensors (grappler dies of a SIGFPE on a RealDiv of [1, 1, 0]
   by [0, 5, 0]; a TensorArray cannot stack nothing; fuzz 2026120604:443)."""
   if eqn.effects or not ctx.avals_out:
@@ -219,12 +220,14 @@ def _statically_empty_outputs(ctx: RuleContext, eqn: Any) -> list[Any] | None:
   for aval in ctx.avals_out:
     shape = getattr(aval, "shape", None)
     if (shape is None or not hasattr(aval, "dtype")
-        or not all(isinstance(d, int) for d in shape) or 0 not in shape):
+        or not any(isinstance(d, int) and d == 0 for d in shape)):
       return None
     try:
       if np.dtype(aval.dtype) == dt.FLOAT0:
         return None
-      outs.append(tf.zeros(shape, ctx.tf_dtype(aval)))
+      static = all(isinstance(d, int) for d in shape)  # else e.g. (0, b)
+      outs.append(tf.zeros(shape if static else ctx.shape_tensor(aval),
+                           ctx.tf_dtype(aval)))
     except TypeError:  # not an array dtype (keys, tokens): the rule decides
       return None
   return outs

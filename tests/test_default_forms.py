@@ -61,11 +61,11 @@ def _sample() -> list:
   picked = []
   for g in sorted(by_group):
     def rank(h):
-      d = hs._dtype_name(h.dtype)  # pylint: disable=protected-access
+      d = hs.dtype_name(h.dtype)
       return (_DTYPE_ORDER.index(d) if d in _DTYPE_ORDER else 9, h.fullname)
     seen, chosen = set(), []
     for h in sorted(by_group[g], key=rank):
-      d = hs._dtype_name(h.dtype)  # pylint: disable=protected-access
+      d = hs.dtype_name(h.dtype)
       if d not in seen:
         chosen.append(h)
         seen.add(d)

@@ -307,7 +307,7 @@ declare_default_form(
 
 def _statically_empty(shape: Sequence[Any]) -> bool:
   """A static 0 among the dims (with symbolic dims beside it the product is
-  not a Python int, but the array is still empty)."""
+  not a Python int, but the array is still empty: fuzz 2026120600:413)."""
   return any(isinstance(d, int) and d == 0 for d in shape)
 
 
@@ -328,8 +328,10 @@ def _scatter_rule(kind: str):
     op_shape = ctx.shape(op_aval)
     upd_shape = ctx.shape(upd_aval)
     n = _dprod(op_shape)
-    if _statically_empty(op_shape) or _statically_empty(upd_shape):
-      return operand   # nothing to write into, or nothing to write
+    # An empty operand never gets here (the interpreter gives empty
+    # results as zeros); empty updates leave the operand as it is.
+    if _statically_empty(upd_shape):
+      return operand
     itype = index_dtype(op_shape, upd_shape, extra=1)
     linear = _linear_targets(ctx, indices, dimension_numbers, mode, itype)
     idx = linear[:, None]

@@ -64,11 +64,11 @@ class Limitation:
     return (harness.group_name == self.group
             and mode in self.modes
             and enable_xla in self.enable_xla
-            and (not self.dtypes or _dtype_name(harness.dtype) in self.dtypes)
+            and (not self.dtypes or dtype_name(harness.dtype) in self.dtypes)
             and re.search(self.name_regex, harness.fullname) is not None)
 
 
-def _dtype_name(dtype: Any) -> str:
+def dtype_name(dtype: Any) -> str:
   try:
     return np.dtype(dtype).name
   except TypeError:
@@ -147,7 +147,7 @@ def select_harnesses(groups: Sequence[str] | None = None) -> list[Any]:
       # Sample among the harnesses JAX runs on CPU: the others only skip.
       runnable = [h for h in hs if jax_unimplemented_on_cpu(h) is None]
       hs = sorted(sampling.stratified_sample(
-          runnable, SAMPLE_PER_GROUP, lambda h: _dtype_name(h.dtype), salt=g),
+          runnable, SAMPLE_PER_GROUP, lambda h: dtype_name(h.dtype), salt=g),
           key=lambda h: h.fullname)
     selected.extend(hs)
   return selected
