@@ -24,6 +24,7 @@ from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext, binary, unary
 from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                          is_nan, max_or_min, np_dtype, scalar)
+from jax2tf_impl.rules.support import computed_from_constants
 
 # ----------------------------------------------------------------- helpers
 
@@ -101,27 +102,6 @@ def _safe_int_divisor(y: Any, dtype: np.dtype) -> tuple[Any, Any, Any]:
   return tf.where(bad, scalar(1, dtype), y), zero, minus_one
 
 
-def _computed_from_constants(t: Any, limit: int = 256) -> bool:
-  """Whether `t` depends on no graph input (XLA folds such a quotient
-  exactly before it would rewrite a division); unsure (a large graph)
-  counts as not."""
-  if not hasattr(t, "op"):
-    return True
-  seen, stack = set(), [t.op]
-  while stack:
-    op = stack.pop()
-    if op.name in seen:
-      continue
-    seen.add(op.name)
-    if len(seen) > limit or op.type in ("Placeholder", "ReadVariableOp",
-                                        "VarHandleOp") or op.op_def.is_stateful:
-      return False
-    if not op.inputs and op.type != "Const":
-      return False
-    stack.extend(i.op for i in op.inputs)
-  return True
-
-
 def _multiply_by_reciprocal(x: Any, divisor: np.ndarray, dtype: np.dtype) -> Any:
   """x / c for a constant c as XLA computes it: its simplifier rewrites a
   division by a constant into a multiplication by the constant's reciprocal
@@ -156,7 +136,7 @@ def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
   dtype = np_dtype(ctx.aval_out)
   if not dt.is_integer(dtype):
     divisor = tf.get_static_value(y)
-    if divisor is not None and not _computed_from_constants(x):
+    if divisor is not None and not computed_from_constants(x):
       return _multiply_by_reciprocal(x, divisor, dtype)
   if dt.is_complex(dtype):
     return complex_divide(x, y)

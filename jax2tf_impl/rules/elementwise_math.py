@@ -18,6 +18,7 @@ from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                           max_or_min)
+from jax2tf_impl.rules.constant_folding import FOLDED_PRIMITIVES, fold_unary
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
 
 TfFn = Callable[..., Any]
@@ -32,10 +33,12 @@ def _in_f32_if_half(fn: TfFn, *args: Any) -> Any:
 
 
 def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None,
-               portable_fn: TfFn | None = None) -> TfFn:
+               portable_fn: TfFn | None = None, fold: str | None = None) -> TfFn:
   """A rule for a unary math primitive (its `accuracy` param is a hint that
   XLA on CPU ignores too). `portable_fn` replaces `real_fn` under
-  enable_xla=False, for TF ops that TFLite or tf2onnx lack."""
+  enable_xla=False, for TF ops that TFLite or tf2onnx lack. `fold` names
+  the function for constant_folding: a constant operand is folded as XLA
+  folds it."""
 
   def rule(ctx: RuleContext, x: Any, **params: Any) -> Any:
     del params
@@ -43,6 +46,9 @@ def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None,
       if complex_fn is None:
         raise ctx.unsupported("complex operand")
       return complex_fn(x)
+    folded = fold_unary(fold, x) if fold else None
+    if folded is not None:
+      return folded
     if real_fn is None:  # complex_fn handles real inputs itself.
       return complex_fn(x)
     if portable_fn is not None and not ctx.enable_xla:
@@ -250,7 +256,9 @@ for _prim, _real, _complex in [
     (lax.rsqrt_p, tf.math.rsqrt, _rsqrt_complex),
     (lax.cbrt_p, _cbrt, None),
 ]:
-  register(_prim)(math_unary(_real, _complex))
+  register(_prim)(math_unary(
+      _real, _complex,
+      fold=_prim.name if _prim.name in FOLDED_PRIMITIVES else None))
 
 
 declare_default_form(
@@ -261,8 +269,9 @@ declare_default_form(
     "portable, float32 portable 1.6-2.7x slower for asin/acos, atan mixed)",
     "erf", "erfc", "log1p", "atan", "asin", "acos")
 register(lax.log1p_p)(math_unary(tf.math.log1p, _log1p_complex,
-                                 portable_fn=portable_log1p))
-register(lax.erf_p)(math_unary(_erf, None, portable_fn=_erf_portable))
+                                 portable_fn=portable_log1p, fold="log1p"))
+register(lax.erf_p)(math_unary(_erf, None, portable_fn=_erf_portable,
+                               fold="erf"))
 register(lax.erfc_p)(math_unary(tf.math.erfc, None, portable_fn=_erfc_portable))
 
 

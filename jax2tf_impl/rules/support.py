@@ -6,6 +6,7 @@ writing their own (and never import another family's private names).
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -15,7 +16,7 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl import tf_internals
 from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
 
-__all__ = ["as_shape", "compiling_with_xla", "dim_max", "dim_min",
+__all__ = ["as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
            "from_matmul_compute", "is_static", "matmul_compute_dtype",
            "to_matmul_compute"]
 
@@ -100,3 +101,78 @@ def from_matmul_compute(y: tf.Tensor, out_dtype: Any) -> tf.Tensor:
     return tf.math.not_equal(y, tf.zeros([], y.dtype))
   tf_out = dt.to_tf_dtype(out_dtype)
   return y if y.dtype == tf_out else tf.cast(y, tf_out)
+
+
+# --- constants ----------------------------------------------------------------
+
+def computed_from_constants(t: Any) -> bool:
+  """Whether `t` depends on no graph input, so XLA sees it as a constant
+  and folds what is computed from it before other rewrites (a division by
+  it, a transcendental function of it, the setup of a rejection loop).
+
+  Memoized per graph by op name (an op's answer never changes), so asking
+  for every operand of a conversion costs time linear in the graph."""
+  if not hasattr(t, "op"):
+    return True
+  memo = _CONSTNESS.setdefault(t.graph, {})
+  stack = [t.op]
+  while stack:
+    op = stack[-1]
+    if op.name in memo:
+      stack.pop()
+      continue
+    if (op.type in ("Placeholder", "ReadVariableOp", "VarHandleOp")
+        or op.op_def.is_stateful or (not op.inputs and op.type != "Const")):
+      memo[op.name] = False
+      stack.pop()
+      continue
+    pending = [i.op for i in op.inputs if i.op.name not in memo]
+    if pending:
+      stack.extend(pending)
+      continue
+    memo[op.name] = all(memo[i.op.name] for i in op.inputs)
+    stack.pop()
+  return memo[t.op.name]
+
+
+_CONSTNESS: "weakref.WeakKeyDictionary[Any, dict[str, bool]]" = (
+    weakref.WeakKeyDictionary())
+
+
+def static_value(t: Any, max_ops: int = 64) -> np.ndarray | None:
+  """The value of `t` if it is computed from constants only, else None.
+
+  tf.get_static_value knows a few ops (Const, Cast, Fill, Pack, ...); for
+  the rest (a - 1/3, a select of constants) the constant subgraph, at most
+  `max_ops` ops without functions, is run once in a throwaway graph. Its
+  ops are exact IEEE arithmetic or TF kernels that TF's own constant
+  folding would run anyway."""
+  value = tf.get_static_value(t)
+  if value is not None or not hasattr(t, "op") or not computed_from_constants(t):
+    return value
+  nodes, seen, stack = [], set(), [t.op]
+  while stack:
+    op = stack.pop()
+    if op.name in seen:
+      continue
+    seen.add(op.name)
+    node = op.node_def
+    if len(seen) > max_ops or any(v.HasField("func") or v.list.func
+                                  for v in node.attr.values()):
+      return None
+    data_inputs = [i for i in node.input if not i.startswith("^")]
+    del node.input[:]
+    node.input.extend(data_inputs)
+    node.ClearField("device")
+    nodes.append(node)
+    stack.extend(i.op for i in op.inputs)
+  graph_def = tf.compat.v1.GraphDef()
+  graph_def.node.extend(reversed(nodes))
+  graph_def.versions.producer = t.graph.graph_def_versions.producer
+  with tf.Graph().as_default() as g:
+    tf.graph_util.import_graph_def(graph_def, name="")
+    with tf.compat.v1.Session(graph=g) as sess:
+      try:
+        return sess.run(f"{t.name}")
+      except (tf.errors.OpError, ValueError):
+        return None

@@ -71,6 +71,9 @@ EDGE32 = np.array([0.0, -0.0, 1.0, -1.0, 0.5, 1e-30, -1e-30, 3e38, -3e38,
                    np.inf, -np.inf, np.nan], F32)
 TOL5 = {np.float32: 1e-5, np.float64: 1e-12, np.complex64: 1e-5}
 TOL4 = {np.float32: 1e-4, np.float64: 1e-11}
+# A float64 result whose value is computed in float32 (a per-case exception,
+# each use says so with its measured error).
+F32_IN_F64_TOL = {np.float32: 1e-5, np.float64: 1e-5}
 LINALG_TOL = {np.float32: 1e-4, np.float64: 1e-11,
               np.complex64: 1e-4, np.complex128: 1e-11}
 
@@ -405,6 +408,13 @@ for _name, _args in [
   if _name == "bessel_jn":
     case("jss.bessel_jn", lambda x: jss.bessel_jn(x, v=2), _args[0], tol=TOL5)
     continue
+  if _name == "owens_t":
+    # A float64 result of float32 arithmetic (owens_t's series in float32,
+    # its table in float64): compared at float32's tolerance, the precision
+    # it is computed in (measured: 6.9e-7 relative; XLA contracts the
+    # series' multiply-adds into FMAs, TF rounds twice).
+    case("jss.owens_t", _fn, *_args, tol=F32_IN_F64_TOL)
+    continue
   case(f"jss.{_name}", _fn, *_args, tol=TOL5)
 case("jss.erf_f64", jss.erf, f64(9))
 case("jss.gammaln_f64", jss.gammaln, pos(9, dtype=F64), tol={np.float64: 1e-13})
@@ -459,7 +469,9 @@ for _d, _a in [("norm", (f32(6),)), ("expon", (pos(6),)), ("laplace", (f32(6),))
   case(f"jst.{_d}.logpdf", getattr(jst, _d).logpdf, *_a, tol=TOL5)
 for _d in ["norm", "logistic", "laplace", "cauchy"]:
   case(f"jst.{_d}.cdf", getattr(jst, _d).cdf, f32(6), tol=TOL5)
-case("jst.norm.ppf", jst.norm.ppf, f32(6, lo=0.01, hi=0.99), tol=TOL5)
+# ndtri of float32 input computes in float32 and returns float64: compared
+# at float32's tolerance (measured: 1.1e-7 relative without XLA's FMAs).
+case("jst.norm.ppf", jst.norm.ppf, f32(6, lo=0.01, hi=0.99), tol=F32_IN_F64_TOL)
 case("jst.gamma.cdf", jst.gamma.cdf, pos(6), np.float32(2.0), tol=TOL5)
 case("jst.truncnorm.logpdf", lambda x: jst.truncnorm.logpdf(x, -1.0, 1.5),
      f32(6, lo=-0.9, hi=1.4), tol=TOL5)
@@ -917,10 +929,6 @@ KNOWN: dict[str, tuple[Any, str]] = {
         "not bit-exact under jit_compile either; isolated for truncated_normal-based ones: grappler folds erf of the constant bounds with TF's CPU kernel (1 ulp off XLA's) before XLA sees the graph; others (gamma-based in log space, QR, ball) not isolated (measured: up to 2 ulp)"),
     'init.truncated_normal': (('jit', 'noxla'),
         "not bit-exact under jit_compile either; isolated for truncated_normal-based ones: grappler folds erf of the constant bounds with TF's CPU kernel (1 ulp off XLA's) before XLA sees the graph; others (gamma-based in log space, QR, ball) not isolated (measured: up to 13 ulp)"),
-    'jss.owens_t': (None,
-        "owens_t: float64 result differs from JAX by ~1e-8 (JAX's series runs partly in float32 constants; ours in float64): tolerance 1e-12 fails"),
-    'jst.norm.ppf': (('eager', 'graph', 'noxla'),
-        "ndtri without XLA: the float64 result of float32 input differs by ~1e-7 from XLA's expansion (tolerance 1e-12)"),
     'random.ball': (('eager', 'graph', 'jit', 'noxla'),
         "not bit-exact under jit_compile either; isolated for truncated_normal-based ones: grappler folds erf of the constant bounds with TF's CPU kernel (1 ulp off XLA's) before XLA sees the graph; others (gamma-based in log space, QR, ball) not isolated (measured: up to 3 ulp)"),
     'random.beta': (('eager', 'graph', 'jit', 'noxla'),
