@@ -8,6 +8,7 @@ the wrong type fails at conversion time instead of computing a wrong answer.
 """
 from __future__ import annotations
 
+
 import contextlib
 import os
 import weakref
@@ -182,7 +183,8 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
       avals_out=[v.aval for v in eqn.outvars],
       state=state,
       params=dict(eqn.params),
-      source=_Source(eqn))  # type: ignore[arg-type]
+      source=_Source(eqn),  # type: ignore[arg-type]
+      literal_operands=tuple(isinstance(v, jcore.Literal) for v in eqn.invars))
   if rule is None:
     raise ctx.unsupported("no rule is registered for this primitive")
   empty = _statically_empty_outputs(ctx, eqn)

@@ -40,6 +40,9 @@ class RuleContext:
   state: ConversionState
   params: dict[str, Any] = dataclasses.field(default_factory=dict)
   source: str = "unknown"
+  # Which operands are literals of the jaxpr (constants XLA sees as such,
+  # unlike values computed from constants, which may be loop-carried).
+  literal_operands: Sequence[bool] = ()
 
   @property
   def enable_xla(self) -> bool:
