@@ -8,7 +8,11 @@ outputs and both sizes.
   * tf.function: the enable_xla=False graph that the exports start from;
   * TFLite: jax2tf_impl.export.export_tflite (builtin ops only), run by
     LiteRT (ai-edge-litert, else tf.lite.Interpreter);
-  * ONNX: jax2tf_impl.export.export_onnx (tf2onnx), run by onnxruntime.
+  * ONNX: jax2tf_impl.export.export_onnx (tf2onnx), run by onnxruntime;
+  * the standard path, as tutorials do it, without our helpers: the default
+    convert() graph (enable_xla=True) as a concrete function with a None
+    batch, given to tf.lite.TFLiteConverter.from_concrete_functions
+    (builtins only) and to tf2onnx.convert.from_function.
 
 Usage: python benchmarks/deployment_table.py [--models a,b]
 Prints a markdown table; a failing export shows NO and the error's first
@@ -94,8 +98,60 @@ def _onnx(model):
       None, {n: np.asarray(x) for n, x in zip(names, inputs)})
 
 
+def _default_function(model):
+  """The default convert() graph with a None batch, and its input specs."""
+  converted = jax2tf_impl.convert(model.fun(),
+                                  polymorphic_shapes=list(model.batch_spec))
+  specs = [tf.TensorSpec([None, *np.shape(x)[1:]], tf.as_dtype(np.asarray(x).dtype))
+           for x in model.make_batch(1)]
+  return tf.function(converted, autograph=False, input_signature=specs), specs
+
+
+def _plain_tflite(model):
+  fn, _ = _default_function(model)
+  concrete = fn.get_concrete_function()
+  converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
+  content = converter.convert()
+  try:
+    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    Interpreter = tf.lite.Interpreter  # noqa: N806
+
+  def run(inputs):
+    interp = Interpreter(model_content=content)
+    for d, x in zip(interp.get_input_details(), inputs):
+      interp.resize_tensor_input(d["index"], np.shape(x))
+    interp.allocate_tensors()
+    for d, x in zip(interp.get_input_details(), inputs):
+      interp.set_tensor(d["index"], np.asarray(x))
+    interp.invoke()
+    outs = {d["name"]: interp.get_tensor(d["index"])
+            for d in interp.get_output_details()}
+    return [outs[k] for k in sorted(outs, key=_plain_output_order)]
+  return run
+
+
+def _plain_output_order(name: str):
+  m = re.search(r"(\d+)$", name)
+  return (int(m.group(1)) if m else -1, name)
+
+
+def _plain_onnx(model):
+  import onnxruntime as ort  # pylint: disable=g-import-not-at-top
+  import tf2onnx  # pylint: disable=g-import-not-at-top
+  fn, specs = _default_function(model)
+  proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs)
+  session = ort.InferenceSession(proto.SerializeToString(),
+                                 providers=["CPUExecutionProvider"])
+  names = [i.name for i in session.get_inputs()]
+  return lambda inputs: session.run(
+      None, {n: np.asarray(x) for n, x in zip(names, inputs)})
+
+
 TARGETS = {"tf.function": _tf_function, "TFLite builtins": _tflite,
-           "ONNX (tf2onnx)": _onnx}
+           "ONNX (tf2onnx)": _onnx,
+           "plain TFLiteConverter (default graph)": _plain_tflite,
+           "plain tf2onnx (default graph)": _plain_onnx}
 
 
 def measure(model, make_runner) -> str:

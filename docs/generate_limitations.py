@@ -118,6 +118,23 @@ def _skip_reason(message: str) -> str:
   return message.removeprefix("Skipped: ")[:160]
 
 
+def sweep_known_failures() -> str:
+  """The public-API sweep's expected failures (tests/support/api_sweep_cases.py
+  KNOWN), one line each: case, modes, reason."""
+  sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+  try:
+    from support.api_sweep_cases import CASES, KNOWN  # pylint: disable=import-outside-toplevel
+  finally:
+    sys.path.pop(0)
+  lines = [f"{len(KNOWN)} of the sweep's {len(CASES)} calls have an expected "
+           "failure in some mode (`tests/test_api_sweep.py` xfails each; a "
+           "'not bit-exact' one is non-strict because whether a day's key hits "
+           "an affected sample is chance):", ""]
+  for name, (modes, reason) in sorted(KNOWN.items()):
+    lines.append(f"- `{name}` ({', '.join(modes) if modes else 'all modes'}): {reason}")
+  return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
   if not argv:
     print(__doc__)
@@ -167,6 +184,10 @@ sampled harness has no floating-point input or output, or that JAX itself
 cannot differentiate.
 
 {chr(10).join(f"- {g} ({kind}): {m}" for g, kind, m in skipped) or "None."}
+
+## Public-API sweep: expected failures
+
+{sweep_known_failures()}
 
 {notes}
 """
