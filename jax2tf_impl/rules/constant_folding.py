@@ -15,6 +15,9 @@ an ulp or so off, and that is enough to move a rejection sampler's samples.
 So these rules fold a static input themselves, with the C library; anything
 else (other functions, half types, large constants, no C library found) is
 left to the TF op.
+
+Also here: XLA's simplifier rewrites (a * c1) * c2 for constants c1, c2 as
+a * (c1 * c2) (times_constant_product, used by the mul rule).
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 import tensorflow as tf
 
-from jax2tf_impl.rules.support import static_value
+from jax2tf_impl.rules.support import computed_from_constants, static_value
 
 # float32 through the double function (rounded), else through the float one.
 _DOUBLE_FOR_FLOAT32 = frozenset({"exp", "log", "sin", "cos", "tan", "tanh", "erf"})
@@ -34,6 +37,7 @@ FOLDED_PRIMITIVES = _DOUBLE_FOR_FLOAT32 | {"log1p", "expm1", "cbrt"}
 
 # Larger constants are left to TF (a Python call per distinct value).
 _MAX_DISTINCT_VALUES = 4096
+_MAX_ELEMENTS = 1 << 16
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,6 +62,9 @@ def fold_unary(primitive: str, x: Any) -> tf.Tensor | None:
     return None
   dtype = getattr(x, "dtype", None)
   if dtype not in (tf.float32, tf.float64):
+    return None
+  size = tf.TensorShape(getattr(x, "shape", None)).num_elements()
+  if size is None or size > _MAX_ELEMENTS:
     return None
   value = static_value(x)
   if value is None:
@@ -92,3 +99,41 @@ def _apply(fn: Callable[[float], float] | None, inputs: list[float]
   if fn is None:
     return None
   return np.array([fn(v) for v in inputs], np.float64)
+
+
+# --- (a * c1) * c2 ------------------------------------------------------------
+
+def _uniform_constant(t: Any) -> np.ndarray | None:
+  """The one value of a constant whose elements are all equal, or None."""
+  if not computed_from_constants(t) or np.prod(t.shape or ()) > 65536:
+    return None
+  value = static_value(t)
+  if value is None:
+    return None
+  flat = np.asarray(value).reshape(-1)
+  raw = flat.view(np.uint8).reshape(flat.size, -1)
+  if flat.size == 0 or not np.all(raw == raw[:1]):
+    return None
+  return flat[0]
+
+
+def times_constant_product(inner: Any, c2_tensor: Any) -> Any:
+  """a * (c1 * c2) if `inner` is a TF product a * c1 with c1 a Const (a
+  literal) and `c2_tensor` a uniform constant c2; else None. XLA's
+  simplifier reassociates (a * c1) * c2 so, folding c1 * c2 in the type."""
+  op = getattr(inner, "op", None)
+  if op is None or op.type != "Mul":
+    return None
+  c2 = _uniform_constant(c2_tensor)
+  if c2 is None:
+    return None
+  p, q = op.inputs
+  for a, c in ((p, q), (q, p)):
+    if c.op.type != "Const" or computed_from_constants(a) or a.shape != inner.shape:
+      continue
+    c1 = _uniform_constant(c)
+    if c1 is not None:
+      with np.errstate(all="ignore"):
+        product = np.asarray(c1 * c2, c1.dtype)
+      return tf.math.multiply(a, tf.constant(product, a.dtype))
+  return None

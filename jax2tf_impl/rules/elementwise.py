@@ -24,7 +24,8 @@ from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext, binary, unary
 from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                          is_nan, max_or_min, np_dtype, scalar)
-from jax2tf_impl.rules.support import computed_from_constants, static_value
+from jax2tf_impl.rules.constant_folding import times_constant_product
+from jax2tf_impl.rules.support import computed_from_constants
 
 # ----------------------------------------------------------------- helpers
 
@@ -72,45 +73,10 @@ def _mul(ctx: RuleContext, x: Any, y: Any, **_: Any) -> Any:
     literal = list(ctx.literal_operands) or [False, False]
     for inner, outer, outer_is_literal in ((x, y, literal[1]), (y, x, literal[0])):
       if outer_is_literal:
-        product = _times_constant_product(inner, outer)
+        product = times_constant_product(inner, outer)
         if product is not None:
           return product
   return tf.math.multiply(x, y)
-
-
-def _uniform_constant(t: Any) -> np.ndarray | None:
-  """The one value of a constant whose elements are all equal, or None."""
-  if not computed_from_constants(t) or np.prod(t.shape or ()) > 65536:
-    return None
-  value = static_value(t)
-  if value is None:
-    return None
-  flat = np.asarray(value).reshape(-1)
-  raw = flat.view(np.uint8).reshape(flat.size, -1)
-  if flat.size == 0 or not np.all(raw == raw[:1]):
-    return None
-  return flat[0]
-
-
-def _times_constant_product(inner: Any, c2_tensor: Any) -> Any:
-  """a * (c1 * c2) if `inner` is a TF product a * c1 with c1 a Const (a
-  literal) and `c2_tensor` a uniform constant c2; else None."""
-  op = getattr(inner, "op", None)
-  if op is None or op.type != "Mul":
-    return None
-  c2 = _uniform_constant(c2_tensor)
-  if c2 is None:
-    return None
-  p, q = op.inputs
-  for a, c in ((p, q), (q, p)):
-    if c.op.type != "Const" or computed_from_constants(a) or a.shape != inner.shape:
-      continue
-    c1 = _uniform_constant(c)
-    if c1 is not None:
-      with np.errstate(all="ignore"):
-        product = np.asarray(c1 * c2, c1.dtype)
-      return tf.math.multiply(a, tf.constant(product, a.dtype))
-  return None
 
 
 @register(prims.add_jaxvals_p)

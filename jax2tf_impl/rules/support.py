@@ -147,8 +147,10 @@ def static_value(t: Any, max_ops: int = 64) -> np.ndarray | None:
   `max_ops` ops without functions, is run once in a throwaway graph. Its
   ops are exact IEEE arithmetic or TF kernels that TF's own constant
   folding would run anyway."""
+  if hasattr(t, "op") and not computed_from_constants(t):
+    return None
   value = tf.get_static_value(t)
-  if value is not None or not hasattr(t, "op") or not computed_from_constants(t):
+  if value is not None or not hasattr(t, "op"):
     return value
   nodes, seen, stack = [], set(), [t.op]
   while stack:
