@@ -12,7 +12,8 @@ outputs and both sizes.
   * the standard path, as tutorials do it, without our helpers: the default
     convert() graph (enable_xla=True) as a concrete function with a None
     batch, given to tf.lite.TFLiteConverter.from_concrete_functions
-    (builtins only) and to tf2onnx.convert.from_function.
+    (builtins only) and to tf2onnx.convert.from_function (its default
+    opset; OPSET=18 to choose), tests/support/standard_path.py.
 
 Usage: python benchmarks/deployment_table.py [--models a,b]
 Prints a markdown table; a failing export shows NO and the error's first
@@ -37,6 +38,7 @@ jax.config.update("jax_enable_x64", False)
 
 import jax2tf_impl  # noqa: E402
 from jax2tf_impl import export  # noqa: E402
+from support import standard_path  # noqa: E402  pylint: disable=g-import-not-at-top
 from support.model_zoo import MODELS  # noqa: E402  pylint: disable=g-import-not-at-top
 
 BATCHES = (1, 3)
@@ -98,66 +100,12 @@ def _onnx(model):
       None, {n: np.asarray(x) for n, x in zip(names, inputs)})
 
 
-def _default_function(model):
-  """The default convert() graph with a None batch, and its input specs."""
-  converted = jax2tf_impl.convert(model.fun(),
-                                  polymorphic_shapes=list(model.batch_spec))
-  specs = [tf.TensorSpec(_spec_shape(spec, np.shape(x)),
-                         tf.as_dtype(np.asarray(x).dtype))
-           for x, spec in zip(model.make_batch(1), model.batch_spec)]
-  return tf.function(converted, autograph=False, input_signature=specs), specs
-
-
-def _spec_shape(spec, shape):
-  """A TensorSpec shape for a polymorphic_shapes entry: None where it names
-  a dimension variable, the example's size elsewhere."""
-  if not spec:
-    return list(shape)
-  dims = [d.strip() for d in spec.strip("()").split(",") if d.strip()]
-  if dims and dims[-1] == "...":
-    dims = dims[:-1] + ["_"] * (len(shape) - len(dims) + 1)
-  return [n if d in ("_",) or d.isdigit() else None for d, n in zip(dims, shape)]
-
-
 def _plain_tflite(model):
-  fn, _ = _default_function(model)
-  concrete = fn.get_concrete_function()
-  converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
-  content = converter.convert()
-  try:
-    from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
-  except ImportError:
-    Interpreter = tf.lite.Interpreter  # noqa: N806
-
-  def run(inputs):
-    interp = Interpreter(model_content=content)
-    for d, x in zip(interp.get_input_details(), inputs):
-      interp.resize_tensor_input(d["index"], np.shape(x))
-    interp.allocate_tensors()
-    for d, x in zip(interp.get_input_details(), inputs):
-      interp.set_tensor(d["index"], np.asarray(x))
-    interp.invoke()
-    outs = {d["name"]: interp.get_tensor(d["index"])
-            for d in interp.get_output_details()}
-    return [outs[k] for k in sorted(outs, key=_plain_output_order)]
-  return run
-
-
-def _plain_output_order(name: str):
-  m = re.search(r"(\d+)$", name)
-  return (int(m.group(1)) if m else -1, name)
+  return standard_path.plain_tflite(model)
 
 
 def _plain_onnx(model):
-  import onnxruntime as ort  # pylint: disable=g-import-not-at-top
-  import tf2onnx  # pylint: disable=g-import-not-at-top
-  fn, specs = _default_function(model)
-  proto, _ = tf2onnx.convert.from_function(fn, input_signature=specs)
-  session = ort.InferenceSession(proto.SerializeToString(),
-                                 providers=["CPUExecutionProvider"])
-  names = [i.name for i in session.get_inputs()]
-  return lambda inputs: session.run(
-      None, {n: np.asarray(x) for n, x in zip(names, inputs)})
+  return standard_path.plain_onnx(model, opset=int(os.environ.get("OPSET", 0)) or None)
 
 
 TARGETS = {"tf.function": _tf_function, "TFLite builtins": _tflite,

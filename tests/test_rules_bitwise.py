@@ -246,3 +246,28 @@ def test_mulhi_matches_jax(dtype):
     conv = jax2tf_impl.convert(f)
     fn = conv if mode == "eager" else tf.function(conv, autograph=False)
     np.testing.assert_array_equal(np.asarray(fn(x, y)), expected)
+
+
+def test_or_of_disjoint_bits_is_an_add_in_the_default_graph():
+  """jax.random.uniform's `bits >> 9 | 0x3f800000` and rotations: an add (a
+  builtin everywhere) instead of BitwiseOr, bit for bit; an `or` whose
+  operands may share bits stays BitwiseOr."""
+  import jax
+  import jax.numpy as jnp
+  import jax2tf_impl
+  from support.tf_testing import concrete_op_types
+
+  def disjoint(x):
+    return (x >> 9) | jnp.uint32(0x3F800000), (x << 7) | (x >> 25)
+
+  def overlapping(x):
+    return (x >> 3) | jnp.uint32(0x3F800000)
+
+  x = np.random.RandomState(0).randint(0, 2**32, 1000, dtype=np.uint64).astype(np.uint32)
+  for fn, want_or in ((disjoint, False), (overlapping, True)):
+    tf_fn = tf.function(jax2tf_impl.convert(fn), autograph=False)
+    got = tf_fn(x)
+    for g, w in zip(tf.nest.flatten(got), jax.tree_util.tree_leaves(jax.jit(fn)(x))):
+      np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    ops = concrete_op_types(tf_fn.get_concrete_function(tf.TensorSpec([1000], tf.uint32)))
+    assert ("BitwiseOr" in ops) == want_or, ops

@@ -80,8 +80,11 @@ def _logical_or_bitwise(bool_fn: Any, int_fn: Any,
 declare_default_form(
     "one TF bitwise kernel vs the portable uint32 emulation by add/xor/mul/"
     "shift (TFLite and ONNX lack 32-bit and/or): measured 1.9x (and) and "
-    "2.1x (or) slower on 1M uint32 (benchmarks/DEFAULT_FORMS.md); constant "
-    "shifts likewise", "not", "and", "or", "shift_left", "shift_right_logical")
+    "2.1x (or) slower on 1M uint32 (benchmarks/DEFAULT_FORMS.md); shifts by "
+    "non-constant amounts likewise. An `or` of operands with no bit in common "
+    "(jax.random's float bits) is an add in both graphs, a shift by a "
+    "constant is one TF shift", "not", "and", "or", "shift_left",
+    "shift_right_logical")
 declare_default_form(
     "tf.bitcast keeps every bit (NaN payloads and signs); the portable "
     "int32 -> float32 form computes the value arithmetically (ONNX has no "
@@ -91,8 +94,51 @@ register(lax.not_p)(_logical_or_bitwise(tf.math.logical_not, tf.bitwise.invert,
                                         pint.not_u32))
 register(lax.and_p)(_logical_or_bitwise(tf.math.logical_and,
                                         tf.bitwise.bitwise_and, pint.and_u32))
-register(lax.or_p)(_logical_or_bitwise(tf.math.logical_or,
-                                       tf.bitwise.bitwise_or, pint.or_u32))
+_or_of_words = _logical_or_bitwise(tf.math.logical_or, tf.bitwise.bitwise_or,
+                                  pint.or_u32)
+
+
+@register(lax.or_p)
+def _or(ctx: RuleContext, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+  """x | y; an addition when no bit can be set in both (a rotation's two
+  halves, jax.random's `bits >> 9 | 0x3f800000`): as fast as BitwiseOr,
+  and a builtin of TFLite, ONNX and TF.js, which lack BitwiseOr."""
+  if not dt.is_bool(ctx.aval_out.dtype):
+    width = _bit_width(ctx.aval_out.dtype)
+    (x_low, x_high), (y_low, y_high) = _bit_span(x, width), _bit_span(y, width)
+    if x_high <= y_low or y_high <= x_low:
+      return tf.math.add(x, y)
+  return _or_of_words(ctx, x, y)
+
+
+def _bit_span(t: tf.Tensor, width: int) -> tuple[int, int]:
+  """(low, high): the bits of `t` that can be set lie in [low, high), read
+  from the op that made `t` (a constant, a logical right shift or a left
+  shift by a constant); (0, width) when unknown."""
+  op = getattr(t, "op", None)
+  while op is not None and op.type == "Identity":
+    op = op.inputs[0].op
+  if op is None:
+    return 0, width
+  if op.type == "Const":
+    value = tf.get_static_value(op.outputs[0])
+    words = [int(v) % (1 << width) for v in np.ravel(value)]
+    if not words:
+      return 0, width
+    low = min(((w & -w).bit_length() - 1) if w else width for w in words)
+    return low, max(w.bit_length() for w in words)
+  amount = (_constant_amount(op.inputs[1]) if len(op.inputs) == 2 else None)
+  if amount is None or not 0 <= amount < width:
+    return 0, width
+  if op.type == "RightShift" and not op.inputs[0].dtype.is_unsigned:
+    return 0, width  # arithmetic shift: the sign fills the top
+  if op.type == "RightShift":
+    return 0, width - amount
+  if op.type == "LeftShift":
+    return amount, width
+  if op.type == "Mul" and amount > 0 and amount & (amount - 1) == 0:
+    return amount.bit_length() - 1, width  # times 2**k (wrapping)
+  return 0, width
 register(lax.xor_p)(_logical_or_bitwise(tf.math.logical_xor,
                                         tf.bitwise.bitwise_xor))
 
@@ -136,6 +182,11 @@ def _unsigned_shift(shift_fn: Any, portable_fn: Any) -> Any:
       shifted = portable_fn(x_u, amount if 0 <= amount < bits else 32)
       return _reinterpret(tf.cast(shifted, _UNSIGNED[bits]),
                           ctx.tf_dtype(ctx.aval_out))
+    bits = _bit_width(ctx.aval_out.dtype)
+    if amount is not None and 0 <= amount < bits:  # no range test needed
+      x_u = _reinterpret(x, _UNSIGNED[bits])
+      shifted = shift_fn(x_u, tf.constant(amount, x_u.dtype))
+      return _reinterpret(shifted, ctx.tf_dtype(ctx.aval_out))
     bits, out_of_range, safe_y = _shift_operands(ctx, y)
     x_u = _reinterpret(x, _UNSIGNED[bits])
     shifted = shift_fn(x_u, safe_y)

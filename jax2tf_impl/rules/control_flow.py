@@ -134,13 +134,15 @@ def _write_row(buf: Any, idx: Any, y: Any, n: Any) -> Any:
   arithmetic (buf * (1 - mask) + update), and under int8 quantization
   those SCATTER_NDs fill with the raw 0 instead of the zero point: the
   scan outputs of int8 LSTMs came out as garbage (rel. error ~1; 0.02 with
-  this select). A select is exact and quantizes like any other op. Both
-  operands are broadcast to buf's shape (TFLite's SELECT_V2 broadcasts up
-  to rank 5 only).
+  this select). A select is exact and quantizes like any other op. Above
+  rank 5 both operands are broadcast to buf's shape (TFLite's SELECT_V2
+  broadcasts up to rank 5 only).
   """
-  shape = tf.shape(buf)
   rank = buf.shape.rank
   rows = tf.reshape(tf.equal(tf.range(n), idx), [-1] + [1] * (rank - 1))
+  if rank <= 5:
+    return tf.where(rows, y[None], buf)
+  shape = tf.shape(buf)
   return tf.where(tf.broadcast_to(rows, shape),
                   tf.broadcast_to(y[None], shape), buf)
 
@@ -197,7 +199,10 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
       accumulators = [_write_row(buf, idx, y, n)
                       for buf, y in zip(accumulators, ys)]
     else:
-      accumulators = [ta.write(idx, y) for ta, y in zip(accumulators, ys)]
+      # Written in step order, reversed once after the loop: tf2onnx reads
+      # a TensorArray write as "append", whatever its index (a reverse
+      # scan's ys came out of plain tf2onnx in the wrong order).
+      accumulators = [ta.write(i, y) for ta, y in zip(accumulators, ys)]
     return [i + 1, *new_carry, *accumulators]
 
   loop_vars = [tf.constant(0, tf.int32), *init, *ys_init]
@@ -209,4 +214,6 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
   ys_out = list(results[1 + num_carry:])
   if not use_buffers:
     ys_out = [ta.stack() for ta in ys_out]
+    if reverse:
+      ys_out = [tf.reverse(y, [0]) for y in ys_out]
   return carry_out + ys_out

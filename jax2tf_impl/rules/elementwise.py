@@ -25,7 +25,7 @@ from jax2tf_impl.rules.context import RuleContext, binary, unary
 from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                          is_nan, max_or_min, np_dtype, scalar)
 from jax2tf_impl.rules.constant_folding import times_constant_product
-from jax2tf_impl.rules.support import computed_from_constants
+from jax2tf_impl.rules.support import computed_from_constants, non_finite_fill
 
 # ----------------------------------------------------------------- helpers
 
@@ -373,6 +373,9 @@ def _select_n(ctx: RuleContext, which: Any, *cases: Any) -> Any:
   tests as XLA's lowering (so even out-of-range indices agree)."""
   if len(cases) == 1:
     return tf.identity(cases[0])
+  fills = [non_finite_fill(c) for c in cases]  # the shape stays the output's
+  if ctx.avals_in[0].shape == ctx.aval_out.shape or None in fills:
+    cases = [c if f is None else f for c, f in zip(cases, fills)]
   which_dtype = np_dtype(ctx.avals_in[0])
   if dt.is_bool(which_dtype):
     return tf.where(which, cases[1], cases[0])

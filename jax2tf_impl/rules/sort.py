@@ -45,9 +45,10 @@ def _float_bits_key(x: tf.Tensor) -> tf.Tensor:
   if bits == tf.int16:
     s = tf.cast(s, tf.int32)
   nbits = s.dtype.size * 8
-  magnitude_mask = tf.constant(2 ** (nbits - 1) - 1, s.dtype)
-  sign = tf.bitwise.right_shift(s, tf.constant(nbits - 1, s.dtype))
-  return tf.bitwise.bitwise_xor(s, tf.bitwise.bitwise_and(sign, magnitude_mask))
+  sign = tf.bitwise.right_shift(s, tf.constant(nbits - 1, s.dtype))  # 0 or -1
+  # sign & magnitude_mask as sign * -magnitude_mask: TFLite has no BitwiseAnd.
+  flip = sign * tf.constant(-(2 ** (nbits - 1) - 1), s.dtype)
+  return tf.bitwise.bitwise_xor(s, flip)
 
 
 def _canonical_float(x: tf.Tensor) -> tf.Tensor:

@@ -17,7 +17,7 @@ from jax2tf_impl import tf_internals
 from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
 
 __all__ = ["as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
-           "from_matmul_compute", "is_static", "matmul_compute_dtype",
+           "from_matmul_compute", "is_static", "matmul_compute_dtype", "non_finite_fill",
            "to_matmul_compute"]
 
 
@@ -178,3 +178,29 @@ def static_value(t: Any, max_ops: int = 64) -> np.ndarray | None:
         return sess.run(f"{t.name}")
       except (tf.errors.OpError, ValueError):
         return None
+
+
+# --- forms the standard converters read right -------------------------------------
+
+def non_finite_fill(t: Any) -> tf.Tensor | None:
+  """A scalar constant for `t` when `t` is a broadcast (BroadcastTo, Fill)
+  of one constant inf or NaN, else None.
+
+  A select whose branch holds an infinity must stay a select: tf2onnx turns
+  a float Select into cond*x + (1-cond)*y (0*inf = NaN) unless it sees the
+  infinity in a constant input. Given the scalar itself (SelectV2
+  broadcasts it), the plain tf2onnx keeps a Where."""
+  op = getattr(t, "op", None)
+  while op is not None and op.type == "Identity":
+    op = op.inputs[0].op
+  if op is None or op.type not in ("BroadcastTo", "Fill"):
+    return None
+  value_op = op.inputs[0 if op.type == "BroadcastTo" else 1].op
+  while value_op.type == "Identity":
+    value_op = value_op.inputs[0].op
+  if value_op.type != "Const":
+    return None
+  value = tf.get_static_value(value_op.outputs[0])
+  if value is None or value.size != 1 or np.all(np.isfinite(value)):
+    return None
+  return tf.constant(value.reshape(()), dtype=t.dtype)
