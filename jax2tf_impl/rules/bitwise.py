@@ -29,6 +29,7 @@ from jax2tf_impl.rules import portable_int as pint
 from jax2tf_impl.rules import declare_default_form, register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.semantics import is_nan
+from jax2tf_impl.rules.support import source_op
 
 _UNSIGNED = {8: tf.uint8, 16: tf.uint16, 32: tf.uint32, 64: tf.uint64}
 _SIGNED = {8: tf.int8, 16: tf.int16, 32: tf.int32, 64: tf.int64}
@@ -115,9 +116,7 @@ def _bit_span(t: tf.Tensor, width: int) -> tuple[int, int]:
   """(low, high): the bits of `t` that can be set lie in [low, high), read
   from the op that made `t` (a constant, a logical right shift or a left
   shift by a constant); (0, width) when unknown."""
-  op = getattr(t, "op", None)
-  while op is not None and op.type == "Identity":
-    op = op.inputs[0].op
+  op = source_op(t)
   if op is None:
     return 0, width
   if op.type == "Const":
@@ -128,7 +127,11 @@ def _bit_span(t: tf.Tensor, width: int) -> tuple[int, int]:
     low = min(((w & -w).bit_length() - 1) if w else width for w in words)
     return low, max(w.bit_length() for w in words)
   amount = (_constant_amount(op.inputs[1]) if len(op.inputs) == 2 else None)
-  if amount is None or not 0 <= amount < width:
+  if amount is None:
+    return 0, width
+  if op.type == "Mul" and 0 < amount < 2 ** width and amount & (amount - 1) == 0:
+    return amount.bit_length() - 1, width  # times 2**k (wrapping)
+  if not 0 <= amount < width:
     return 0, width
   if op.type == "RightShift" and not op.inputs[0].dtype.is_unsigned:
     return 0, width  # arithmetic shift: the sign fills the top
@@ -136,8 +139,6 @@ def _bit_span(t: tf.Tensor, width: int) -> tuple[int, int]:
     return 0, width - amount
   if op.type == "LeftShift":
     return amount, width
-  if op.type == "Mul" and amount > 0 and amount & (amount - 1) == 0:
-    return amount.bit_length() - 1, width  # times 2**k (wrapping)
   return 0, width
 register(lax.xor_p)(_logical_or_bitwise(tf.math.logical_xor,
                                         tf.bitwise.bitwise_xor))

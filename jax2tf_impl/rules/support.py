@@ -17,7 +17,7 @@ from jax2tf_impl import tf_internals
 from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
 
 __all__ = ["as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
-           "from_matmul_compute", "is_static", "matmul_compute_dtype", "non_finite_fill",
+           "from_matmul_compute", "is_static", "matmul_compute_dtype", "non_finite_fill", "source_op",
            "to_matmul_compute"]
 
 
@@ -182,6 +182,15 @@ def static_value(t: Any, max_ops: int = 64) -> np.ndarray | None:
 
 # --- forms the standard converters read right -------------------------------------
 
+def source_op(t: Any) -> Any:
+  """The graph op that computes `t`, looking through Identity ops (jit
+  boundaries add them); None for an eager tensor."""
+  op = getattr(t, "op", None)
+  while op is not None and op.type == "Identity":
+    op = op.inputs[0].op
+  return op
+
+
 def non_finite_fill(t: Any) -> tf.Tensor | None:
   """A scalar constant for `t` when `t` is a broadcast (BroadcastTo, Fill)
   of one constant inf or NaN, else None.
@@ -190,14 +199,10 @@ def non_finite_fill(t: Any) -> tf.Tensor | None:
   a float Select into cond*x + (1-cond)*y (0*inf = NaN) unless it sees the
   infinity in a constant input. Given the scalar itself (SelectV2
   broadcasts it), the plain tf2onnx keeps a Where."""
-  op = getattr(t, "op", None)
-  while op is not None and op.type == "Identity":
-    op = op.inputs[0].op
+  op = source_op(t)
   if op is None or op.type not in ("BroadcastTo", "Fill"):
     return None
-  value_op = op.inputs[0 if op.type == "BroadcastTo" else 1].op
-  while value_op.type == "Identity":
-    value_op = value_op.inputs[0].op
+  value_op = source_op(op.inputs[0 if op.type == "BroadcastTo" else 1])
   if value_op.type != "Const":
     return None
   value = tf.get_static_value(value_op.outputs[0])
