@@ -32,6 +32,7 @@ import sys
 import numpy as np
 import pytest
 
+from support import sampling
 from support.model_zoo import MODELS
 from support.tf_testing import jax_outputs, mark_known_failure
 
@@ -111,6 +112,17 @@ def test_tfjs_dtypes(request, model, workdir):
   assert not bad, f"dtypes TF.js has no mapping for: {bad}"
 
 
+# .ci/run sets the tools up (.ci/setup_tfjs.sh): there a missing tool is a
+# failure, not a skip, so that CI cannot pass without running TF.js for real.
+_REQUIRED = os.environ.get("CI", "").lower() == "true"
+
+
+def _missing(why):
+  if _REQUIRED:
+    pytest.fail(f"CI=true but {why}")
+  pytest.skip(why)
+
+
 @functools.lru_cache(maxsize=None)
 def _node_tools():
   """(converter python, runner dir), or a skip reason naming what is missing."""
@@ -137,34 +149,94 @@ def _node_tools():
   elif not os.path.isdir(os.path.join(runner, "node_modules", "@tensorflow", "tfjs")):
     missing.append(f"TFJS_NODE_RUNNER_DIR={runner} has no node_modules/@tensorflow/tfjs")
   if missing:
-    return None, "; ".join(missing) + " (setup: see docs/deployment.md)"
+    return None, "; ".join(missing) + " (setup: .ci/setup_tfjs.sh)"
   return (py, runner), None
 
 
-@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
-def test_tfjs_node(request, model, workdir):
+def _browser_tools():
+  """(converter python, runner dir, chromium), or why not."""
   tools, why = _node_tools()
   if tools is None:
-    pytest.skip(why)
-  converter_python, runner_dir = tools
-  _mark_known(request, "node", model)
-  out = os.path.join(workdir, model.name, "tfjs")
-  conv = tfjs.convert_saved_model(_saved_model(model, workdir), out,
-                                  converter_python=converter_python)
+    return None, why
+  chromium = os.environ.get("TFJS_CHROMIUM") or shutil.which("chromium")
+  if not chromium:
+    return None, "no Chromium (TFJS_CHROMIUM unset, no chromium on PATH; setup: .ci/setup_tfjs.sh)"
+  if not os.path.isdir(os.path.join(tools[1], "node_modules", "playwright-core")):
+    return None, f"{tools[1]} has no node_modules/playwright-core (setup: .ci/setup_tfjs.sh)"
+  return (*tools, chromium), None
+
+
+_CONVERTED: dict = {}
+
+
+def _tfjs_model(model, workdir, converter_python):
+  """The TF.js graph model folder of a model (converted once per worker)."""
+  if model.name not in _CONVERTED:
+    out = os.path.join(workdir, model.name, "tfjs")
+    conv = tfjs.convert_saved_model(_saved_model(model, workdir), out,
+                                    converter_python=converter_python)
+    _CONVERTED[model.name] = (out, conv)
+  out, conv = _CONVERTED[model.name]
   assert conv["ok"], conv["error"]
-  runs = [model.make_batch(n) for n in BATCHES]
-  result = tfjs.run_in_node(runner_dir, out, runs)
+  return out
+
+
+def _check_runs(model, runs, result, rtol, where):
   assert "load_error" not in result, result.get("load_error")
+  assert len(result["runs"]) == len(runs)
   for n, inputs, run in zip(BATCHES, runs, result["runs"]):
-    assert "error" not in run, f"batch {n}: {run.get('error')}"
+    assert "error" not in run, f"{where}, batch {n}: {run.get('error')}"
     expected = jax_outputs(model.fun(), *inputs)
     got = run["arrays"]
     assert len(got) == len(expected)
     for g, e in zip(got, expected):
       assert g.shape == e.shape and g.dtype == e.dtype, (n, g.shape, e.shape, g.dtype,
                                                          e.dtype)
-      np.testing.assert_allclose(g, e, rtol=model.rtol, atol=model.rtol,
-                                 err_msg=f"batch {n}")
+      np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol,
+                                 err_msg=f"{where}, batch {n}")
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+def test_tfjs_node(request, model, workdir):
+  tools, why = _node_tools()
+  if tools is None:
+    _missing(why)
+  converter_python, runner_dir = tools
+  _mark_known(request, "node", model)
+  out = _tfjs_model(model, workdir, converter_python)
+  runs = [model.make_batch(n) for n in BATCHES]
+  _check_runs(model, runs, tfjs.run_in_node(runner_dir, out, runs), model.rtol,
+              "node")
+
+
+# The browser: every model on both backends with JAX2TF_IMPL_FULL=1, else
+# a daily sample of BROWSER_SAMPLE models per backend (tests/support/sampling.py).
+BROWSER_SAMPLE = 4
+# WebGL computes in the GPU's float32 (SwiftShader here), with its own exp,
+# tanh, ... : a looser tolerance, measured (docs/deployment.md's table).
+WEBGL_RTOL = 1e-4
+_BROWSER_CASES = [(m, b) for b in tfjs.BROWSER_BACKENDS for m in
+                  sampling.stratified_sample(MODELS, BROWSER_SAMPLE, lambda m: m.name,
+                                             salt=f"tfjs-browser-{b}")]
+
+
+@pytest.mark.parametrize("model,backend", _BROWSER_CASES,
+                         ids=[f"{m.name}-{b}" for m, b in _BROWSER_CASES])
+def test_tfjs_browser(request, model, backend, workdir):
+  """The model as a web page runs it: headless Chromium, tfjs's browser
+  bundle, the model fetched over HTTP from localhost."""
+  tools, why = _browser_tools()
+  if tools is None:
+    _missing(why)
+  converter_python, runner_dir, chromium = tools
+  _mark_known(request, "node", model)
+  out = _tfjs_model(model, workdir, converter_python)
+  runs = [model.make_batch(n) for n in BATCHES]
+  result = tfjs.run_in_browser(runner_dir, out, runs, backend=backend,
+                               chromium=chromium)
+  assert result.get("backend") == backend or "load_error" in result, result
+  rtol = max(model.rtol, WEBGL_RTOL) if backend == "webgl" else model.rtol
+  _check_runs(model, runs, result, rtol, f"Chromium {backend}")
 
 
 def test_tfjs_node_signature_keys(tmp_path):
@@ -175,7 +247,7 @@ def test_tfjs_node_signature_keys(tmp_path):
   """
   tools, why = _node_tools()
   if tools is None:
-    pytest.skip(why)
+    _missing(why)
   converter_python, runner_dir = tools
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   spec = [tf.TensorSpec([None, 2], tf.float32, name=f"input_{i}") for i in range(2)]

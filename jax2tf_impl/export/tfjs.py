@@ -28,6 +28,7 @@ from jax2tf_impl.export import signatures
 _HERE = os.path.dirname(os.path.abspath(__file__))
 CONVERTER_CLI = os.path.join(_HERE, "tfjs_converter_cli.py")
 NODE_RUNNER = os.path.join(_HERE, "tfjs_node_runner.js")
+BROWSER_RUNNER = os.path.join(_HERE, "tfjs_browser_runner.js")
 SUPPORTED_OPS_JSON = os.path.join(_HERE, "tfjs_supported_ops.json")
 
 # Ops the converter accepts and removes with strip_debug_ops=True, as
@@ -186,7 +187,7 @@ def export_tfjs(fun: Callable[..., Any], example_args: Sequence[Any],
   return list(result.get("ops", []))
 
 
-# --- running a TF.js graph model in Node.js (tests, benchmarks) ---------------
+# --- running a TF.js graph model in Node.js or Chromium (tests, benchmarks) ---
 
 def _encode(key: str, x: np.ndarray) -> dict[str, Any]:
   x = np.ascontiguousarray(x)
@@ -200,6 +201,32 @@ def _decode(spec: dict[str, Any]) -> np.ndarray:
   return np.frombuffer(base64.b64decode(spec["b64"]), dtype).reshape(spec["shape"])
 
 
+def _run_js(command: Sequence[str], runs: Sequence[Sequence[np.ndarray]],
+            repeats: int, timeout: float) -> dict[str, Any]:
+  """Runs a runner script and decodes its outputs (tfjs_graph_runs.js has
+  the formats). `command` is [node, script, RUNNER_DIR, MODEL_DIR, extra
+  args...]; the REQUEST and RESULT paths go after MODEL_DIR."""
+  with tempfile.TemporaryDirectory() as tmp:
+    req, res = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
+    with open(req, "w") as f:
+      json.dump({"runs": [[_encode(signatures.input_name(i), np.asarray(x))
+                           for i, x in enumerate(r)] for r in runs],
+                 "repeats": repeats}, f)
+    argv = [*command[:4], req, res, *command[4:]]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    if proc.returncode != 0 or not os.path.exists(res):
+      tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+      return {"load_error": f"{os.path.basename(argv[1])} exited {proc.returncode}: {tail}"}
+    with open(res) as f:
+      result = json.load(f)
+  for run in result.get("runs", []):
+    if "outputs" in run:
+      order = sorted(run["outputs"], key=lambda o: int(o["key"].rsplit("_", 1)[1]))
+      run["arrays"] = [_decode(o) for o in order]
+  return result
+
+
 def run_in_node(runner_dir: str, model_dir: str,
                 runs: Sequence[Sequence[np.ndarray]], timeout: float = 600,
                 repeats: int = 0) -> dict[str, Any]:
@@ -209,23 +236,27 @@ def run_in_node(runner_dir: str, model_dir: str,
   back as "arrays" (in output_i order); with repeats > 0 each run also gets
   "ms": the median wall time of that many further runs (after warm-up).
   """
-  with tempfile.TemporaryDirectory() as tmp:
-    req, res = os.path.join(tmp, "request.json"), os.path.join(tmp, "result.json")
-    with open(req, "w") as f:
-      json.dump({"runs": [[_encode(signatures.input_name(i), np.asarray(x))
-                           for i, x in enumerate(r)] for r in runs],
-                 "repeats": repeats}, f)
-    proc = subprocess.run([shutil.which("node") or "node", NODE_RUNNER,
-                           runner_dir, model_dir, req, res],
-                          capture_output=True, text=True, timeout=timeout,
-                          check=False)
-    if proc.returncode != 0 or not os.path.exists(res):
-      tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
-      return {"load_error": f"node exited {proc.returncode}: {tail}"}
-    with open(res) as f:
-      result = json.load(f)
-  for run in result["runs"]:
-    if "outputs" in run:
-      order = sorted(run["outputs"], key=lambda o: int(o["key"].rsplit("_", 1)[1]))
-      run["arrays"] = [_decode(o) for o in order]
-  return result
+  node = shutil.which("node") or "node"
+  return _run_js([node, NODE_RUNNER, runner_dir, model_dir], runs, repeats, timeout)
+
+
+BROWSER_BACKENDS = ("cpu", "webgl")
+
+
+def run_in_browser(runner_dir: str, model_dir: str,
+                   runs: Sequence[Sequence[np.ndarray]], *, backend: str,
+                   chromium: str, timeout: float = 600,
+                   repeats: int = 0) -> dict[str, Any]:
+  """Runs a TF.js graph model in headless Chromium, as a web page does.
+
+  The page loads @tensorflow/tfjs's browser bundle and the model over HTTP
+  from localhost, with `backend` ("cpu" or "webgl"). `runner_dir` holds
+  node_modules/@tensorflow/tfjs and node_modules/playwright-core; `chromium`
+  is the browser executable. Results as `run_in_node`, plus "user_agent"
+  and, for webgl, "webgl_renderer".
+  """
+  if backend not in BROWSER_BACKENDS:
+    raise ValueError(f"backend must be one of {BROWSER_BACKENDS}, not {backend!r}")
+  node = shutil.which("node") or "node"
+  return _run_js([node, BROWSER_RUNNER, runner_dir, model_dir, backend, chromium],
+                 runs, repeats, timeout)

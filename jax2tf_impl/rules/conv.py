@@ -34,8 +34,9 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.support import (as_shape, from_matmul_compute,
-                                       matmul_compute_dtype, to_matmul_compute)
+from jax2tf_impl.rules.support import (as_shape, current_dims, from_matmul_compute,
+                                       interior_pad, matmul_compute_dtype,
+                                       to_matmul_compute)
 
 
 @dataclasses.dataclass
@@ -74,31 +75,12 @@ def _dilate(x: tf.Tensor, sizes: list[Any], dilation: Sequence[int]
             ) -> tf.Tensor:
   """Inserts dilation-1 zeros between elements of each spatial axis of
   x (N, spatial..., C) (`sizes` are its spatial dims, ints or TF scalars)."""
-  rank = len(sizes) + 2
+  dims = [x.shape[0] if x.shape[0] is not None else tf.shape(x)[0], *sizes,
+          x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]]
   for i, d in enumerate(dilation):
-    if d == 1:
-      continue
-    axis = 1 + i
-    y = tf.expand_dims(x, axis + 1)
-    pads = [[0, 0]] * (rank + 1)
-    pads[axis + 1] = [0, d - 1]
-    y = tf.pad(y, pads)
-    merged = _current_dims(y)
-    merged[axis:axis + 2] = [sizes[i] * d]
-    y = _reshape(y, merged)
-    index = [slice(None)] * rank
-    index[axis] = slice(0, -(d - 1))
-    x = y[tuple(index)]
+    if d != 1:
+      x, dims = interior_pad(x, 1 + i, d - 1, 0, dims=dims)
   return x
-
-
-def _current_dims(x: tf.Tensor) -> list[Any]:
-  """x's dims: static ints where known, else TF scalars from tf.shape."""
-  static = x.shape.as_list()
-  if all(d is not None for d in static):
-    return static
-  dyn = tf.shape(x)
-  return [d if d is not None else dyn[i] for i, d in enumerate(static)]
 
 
 def _pad(x: tf.Tensor, padding: Sequence[tuple[Any, Any]]) -> tf.Tensor:
@@ -178,7 +160,7 @@ def _conv_float(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
         and strides[0] == strides[1]):
       # Depthwise: TFLite's DEPTHWISE_CONV_2D; out channel = c * mult + m.
       # The kernel's spatial sizes are symbolic in a weight gradient.
-      kh, kw, _, o = _current_dims(w)
+      kh, kw, _, o = current_dims(w)
       w = _reshape(w, [kh, kw, groups, o // groups])
       return tf.nn.depthwise_conv2d(x, w, [1, strides[0], strides[1], 1],
                                     padding)
@@ -207,7 +189,7 @@ def _conv_by_leading_axis(plan: _Plan, x: tf.Tensor, w: tf.Tensor,
   for k in range(w.shape[0]):
     start = k * d0
     xs = x[:, start:start + (out0 - 1) * s0 + 1:s0]
-    xs = _reshape(xs, [-1] + _current_dims(xs)[2:])
+    xs = _reshape(xs, [-1] + current_dims(xs)[2:])
     y = _conv_float(plan, xs, w[k], strides[1:], dilation[1:], "VALID",
                     batch * out0, out_sizes[1:])
     total = y if total is None else total + y

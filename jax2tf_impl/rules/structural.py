@@ -17,7 +17,7 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.support import as_shape, dim_max, is_static
+from jax2tf_impl.rules.support import as_shape, dim_max, interior_pad, is_static
 from jax2tf_impl.shapes import DimValue
 
 
@@ -258,33 +258,6 @@ def _unstack(ctx: RuleContext, x: Any, *, axis: int) -> list[Any]:
 
 # --- padding ------------------------------------------------------------------
 
-def _interior_pad(ctx: RuleContext, x: Any, value: Any, shape: list[DimValue],
-                  dim: int, interior: int) -> tuple[Any, list[DimValue]]:
-  """Inserts `interior` copies of `value` between elements along `dim`.
-
-  Append a size-1 axis after `dim`, pad it to 1 + interior, merge it into
-  `dim`, and cut the trailing `interior` values: n + (n - 1) * interior.
-  """
-  n = shape[dim]
-  spread = list(shape)
-  spread.insert(dim + 1, 1)
-  y = tf.reshape(x, as_shape(spread))
-  paddings = [[0, 0]] * len(spread)
-  paddings[dim + 1] = [0, interior]
-  y = tf.pad(y, paddings, constant_values=value)
-  merged = list(shape)
-  merged[dim] = n * (1 + interior)
-  y = tf.reshape(y, as_shape(merged))
-  out_n = dim_max(n + dim_max(n - 1, 0) * interior, 0)
-  begin = [0] * len(shape)
-  size = list(shape)
-  size[dim] = out_n
-  y = tf.slice(y, as_shape(begin), as_shape(size))
-  new_shape = list(shape)
-  new_shape[dim] = out_n
-  return y, new_shape
-
-
 @register(lax.pad_p)
 def _pad(ctx: RuleContext, x: Any, padding_value: Any, *,
          padding_config: Any) -> Any:
@@ -295,7 +268,7 @@ def _pad(ctx: RuleContext, x: Any, padding_value: Any, *,
   for dim, (_, _, interior) in enumerate(config):
     # A symbolic interior (a TF scalar here) is >= 0: JAX checks it.
     if not isinstance(interior, int) or interior > 0:
-      x, shape = _interior_pad(ctx, x, padding_value, shape, dim, interior)
+      x, shape = interior_pad(x, dim, interior, padding_value, dims=shape)
   grow = [[dim_max(lo, 0), dim_max(hi, 0)] for lo, hi, _ in config]
   if any(not is_static(a, b) or a or b for a, b in grow):
     paddings = (grow if all(is_static(a, b) for a, b in grow) else

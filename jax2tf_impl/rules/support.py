@@ -17,7 +17,7 @@ from jax2tf_impl import tf_internals
 from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
 
 __all__ = ["as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
-           "from_matmul_compute", "is_static", "matmul_compute_dtype", "non_finite_fill", "source_op",
+           "current_dims", "from_matmul_compute", "interior_pad", "is_static", "matmul_compute_dtype", "non_finite_fill", "source_op",
            "to_matmul_compute"]
 
 
@@ -35,6 +35,49 @@ def as_shape(dims: Sequence[DimValue]) -> Any:
     return [int(d) for d in dims]
   return tf.stack([tf.constant(d, tf.int32) if isinstance(d, (int, np.integer))
                    else tf.cast(d, tf.int32) for d in dims])
+
+
+def current_dims(x: Any) -> list[DimValue]:
+  """x's dims: ints where its static shape knows them, else TF scalars."""
+  static = x.shape.as_list()
+  if all(d is not None for d in static):
+    return static
+  dynamic = tf.shape(x)
+  return [d if d is not None else dynamic[i] for i, d in enumerate(static)]
+
+
+def _product(dims: Sequence[DimValue]) -> DimValue:
+  out: DimValue = 1
+  for d in dims:
+    out = out * d
+  return out
+
+
+def interior_pad(x: Any, axis: int, interior: DimValue, fill: Any,
+                 dims: Sequence[DimValue] | None = None
+                 ) -> tuple[Any, list[DimValue]]:
+  """`interior` copies of `fill` between the elements of `x` along `axis`:
+  n elements become n + (n - 1) * interior (XLA's interior padding, which
+  is also base dilation and a transposed conv's lhs dilation).
+
+  Through a rank-4 view [outer, n, 1, inner] whatever x's rank: the size-1
+  axis is padded to 1 + interior, merged into n, and the trailing
+  `interior` cut. The view keeps the Pad at rank 4: TF.js's WebGL Pad does
+  not compile at rank 5 (its shader compares ivec5 values, measured in
+  Chromium with tfjs 4.22) and TFLite's Pad stops at rank 5.
+  `dims`: x's dims (ints or TF scalars), if the caller knows them better
+  than x's static shape. Returns the padded tensor and its dims.
+  """
+  dims = list(current_dims(x) if dims is None else dims)
+  n = dims[axis]
+  outer, inner = _product(dims[:axis]), _product(dims[axis + 1:])
+  y = tf.reshape(x, as_shape([outer, n, 1, inner]))
+  y = tf.pad(y, [[0, 0], [0, 0], [0, interior], [0, 0]], constant_values=fill)
+  y = tf.reshape(y, as_shape([outer, n * (1 + interior), inner]))
+  out_n = dim_max(n + dim_max(n - 1, 0) * interior, 0)
+  y = tf.slice(y, [0, 0, 0], as_shape([outer, out_n, inner]))
+  dims[axis] = out_n
+  return tf.reshape(y, as_shape(dims)), dims
 
 
 # --- execution context ----------------------------------------------------------

@@ -21,25 +21,11 @@ from jax.extend.core import primitives as prims
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.support import as_shape, dim_max
+from jax2tf_impl.rules.support import as_shape, dim_max, interior_pad
 from jax2tf_impl.rules.monoids import (
     MONOIDS, body_tree_reduce, monoid_identity, monoid_of_body, reduce_max,
     reduce_min, reduce_sum, vectorized_body)
 from jax2tf_impl.rules.semantics import is_nan
-
-
-def _dilate(x: Any, axis: int, n: Any, d: int, fill: Any) -> Any:
-  """Inserts d-1 copies of `fill` between the n elements along `axis`
-  (XLA's base dilation): interleave, then drop the trailing d-1."""
-  if d == 1:
-    return x
-  pieces = [x] + [tf.fill(tf.shape(x), fill)] * (d - 1)
-  y = tf.stack(pieces, axis=axis + 1)
-  shape = tf.shape(x)
-  y = tf.reshape(y, tf.concat([shape[:axis], [-1], shape[axis + 1:]], 0))
-  keep = (tf.maximum((n - 1) * d + 1, 0) if not isinstance(n, int)
-          else max((n - 1) * d + 1, 0))
-  return _strided_axis(y, axis, keep, 1)
 
 
 def known_nonnegative(d: Any) -> bool | None:
@@ -111,8 +97,9 @@ def _dilated_padded(ctx: RuleContext, x: Any, in_shape: Sequence[Any],
   """`x` with base dilation and padding applied (holes and pads = `fill`),
   and the output sizes (ints, or TF scalars when symbolic)."""
   dims = [ctx.dim(d) for d in in_shape]
-  for a in range(len(base_dilation)):
-    x = _dilate(x, a, dims[a], base_dilation[a], fill)
+  for a, d in enumerate(base_dilation):
+    if d != 1:
+      x, dims = interior_pad(x, a, d - 1, fill, dims=dims)
   return (pad_or_crop(ctx, x, padding, fill),
           [ctx.dim(d) for d in out_shape])
 
