@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _HEAVY = [os.path.join(HERE, f) for f in (
@@ -36,9 +37,14 @@ NO_TESTS = 5
 def main(argv: list[str]) -> int:
   codes = []
   for part in PARTS:
-    cmd = [sys.executable, "-m", "pytest", "-n", "2", "-q", *part, *argv]
+    # The slowest tests of each part are listed, so a CI log says where the
+    # time went (CI's budget is ~45 minutes).
+    cmd = [sys.executable, "-m", "pytest", "-n", "2", "-q", "--durations=15",
+           *part, *argv]
     print("+", " ".join(cmd), flush=True)
+    start = time.monotonic()
     codes.append(subprocess.call(cmd, cwd=os.path.dirname(HERE)))
+    print(f"part {len(codes)} took {time.monotonic() - start:.0f} s", flush=True)
   failing = [c for c in codes if c not in (0, NO_TESTS)]
   if failing:
     return failing[0]
