@@ -102,6 +102,11 @@ def is_extended_dtype(dtype: Any) -> bool:
   return isinstance(dtype, _dtypes.ExtendedDType)
 
 
+def shaped_array(shape: Sequence[Any], dtype: Any) -> Any:
+  """The abstract value (aval) of an array of this shape and dtype."""
+  return _core.ShapedArray(tuple(shape), dtype)
+
+
 def physical_aval(aval: Any) -> Any:
   """The aval of a key array's key data (uint32[*shape, *key_shape])."""
   return _core.physical_aval(aval)

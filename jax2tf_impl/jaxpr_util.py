@@ -1,10 +1,37 @@
-"""Small helpers for walking jaxprs, shared by the interpreter and the
-PRNG-key pass."""
+"""Small helpers and primitive tables for walking jaxprs, shared by the
+interpreter and the jaxpr-to-jaxpr passes (PRNG keys, uint32 limbs)."""
 from __future__ import annotations
 
 from typing import Any, Iterator
 
 from jax.extend import core
+
+
+# Primitives that move or select whole elements: applying them to each
+# component of a value kept in several parts (a key's uint32 key data words,
+# a uint32's 16-bit limbs) separately is exact.
+COMPONENTWISE = frozenset({
+    "slice", "squeeze", "reshape", "broadcast_in_dim", "concatenate",
+    "transpose", "rev", "dynamic_slice", "dynamic_update_slice", "gather",
+    "scatter", "select_n", "pad", "stack", "split", "unstack", "copy",
+    "copy_p", "expand_dims", "tile",
+})
+
+# Primitives that pass their operands through unchanged (whatever the shape).
+IDENTITY_LIKE = frozenset({
+    "device_put", "optimization_barrier", "sharding_constraint", "pvary",
+    "reshard", "mesh_cast", "name", "tie", "layout_constraint",
+})
+
+# Call-like primitives and the param holding their body.
+CALL_BODY_PARAM = {
+    "jit": "jaxpr", "pjit": "jaxpr", "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr", "call": "call_jaxpr", "remat": "jaxpr",
+    "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
+    "custom_vjp_call": "call_jaxpr",
+    "composite": "jaxpr", "compute_on": "jaxpr", "custom_vmap_call": "call",
+    "linear_call": "callee",
+}
 
 
 def sub_jaxprs(params: dict[str, Any]) -> Iterator[core.Jaxpr]:

@@ -34,35 +34,11 @@ from jax.extend import source_info_util
 
 from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.errors import UnsupportedPrimitiveError
-from jax2tf_impl.jaxpr_util import sub_jaxprs
-
-# Primitives that move or select whole elements: on keys, applying them to
-# each uint32 component of the key data separately is exact.
-_COMPONENTWISE = frozenset({
-    "slice", "squeeze", "reshape", "broadcast_in_dim", "concatenate",
-    "transpose", "rev", "dynamic_slice", "dynamic_update_slice", "gather",
-    "scatter", "select_n", "pad", "stack", "split", "unstack", "copy",
-    "copy_p", "expand_dims", "tile",
-})
-
-# Primitives that pass their operands through unchanged (whatever the shape).
-_IDENTITY_LIKE = frozenset({
-    "device_put", "optimization_barrier", "sharding_constraint", "pvary",
-    "reshard", "mesh_cast", "name", "tie", "layout_constraint",
-})
+from jax2tf_impl.jaxpr_util import (CALL_BODY_PARAM, COMPONENTWISE,
+                                    IDENTITY_LIKE, sub_jaxprs)
 
 # Key <-> key data conversions: the identity on key data.
 _KEY_DATA_IDENTITY = frozenset({"random_wrap", "random_unwrap", "random_clone"})
-
-# Call-like primitives and the param holding their body.
-_CALL_BODY = {
-    "jit": "jaxpr", "pjit": "jaxpr", "closed_call": "call_jaxpr",
-    "core_call": "call_jaxpr", "call": "call_jaxpr", "remat": "jaxpr",
-    "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
-    "custom_vjp_call": "call_jaxpr",
-    "composite": "jaxpr", "compute_on": "jaxpr", "custom_vmap_call": "call",
-    "linear_call": "callee",
-}
 
 # Uninitialized arrays (zeros on CPU): on keys, zero key data.
 _EMPTY = frozenset({"empty", "empty2"})
@@ -180,7 +156,7 @@ def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
     return rule(eqn, invals)
   if name in _KEY_DATA_IDENTITY:
     return list(invals)
-  if name in _IDENTITY_LIKE:
+  if name in IDENTITY_LIKE:
     outs = eqn.primitive.bind(*invals,
                               **eqn.primitive.get_bind_params(eqn.params))
     return list(outs) if eqn.primitive.multiple_results else [outs]
@@ -189,11 +165,11 @@ def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
     return [jax.numpy.zeros(aval.shape, aval.dtype)]
   if name == "jit" and eqn.params.get("name") in ji.RANDOM_DISTRIBUTIONS:
     return _run_as_named_jit(eqn, invals)
-  if name in _CALL_BODY and _CALL_BODY[name] in eqn.params:
-    return _run_closed(eqn.params[_CALL_BODY[name]], invals)
+  if name in CALL_BODY_PARAM and CALL_BODY_PARAM[name] in eqn.params:
+    return _run_closed(eqn.params[CALL_BODY_PARAM[name]], invals)
   if name in _CONTROL_FLOW:
     return _CONTROL_FLOW[name](eqn, invals)
-  if name in _COMPONENTWISE:
+  if name in COMPONENTWISE:
     return _componentwise(eqn, invals)
   raise UnsupportedPrimitiveError(
       f"Cannot convert primitive '{name}' applied to PRNG key arrays "

@@ -20,9 +20,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from jax import tree_util
 
 from jax2tf_impl import saved_model
 from jax2tf_impl import tf_internals
+from jax2tf_impl import uint32_limbs
 from jax2tf_impl.export import signatures
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,9 +54,27 @@ TFJS_DTYPES = frozenset({"float32", "float16", "float64", "int32", "int64",
 
 def export_saved_model(fun: Callable[..., Any], example_args: Sequence[Any],
                        path: str, *,
-                       polymorphic_shapes: Sequence[Any] | None = None) -> None:
+                       polymorphic_shapes: Sequence[Any] | None = None,
+                       uint32_as: str = "int32") -> None:
   """A SavedModel of `fun` (enable_xla=False) with one serving signature of
-  flat inputs input_i and outputs output_i: what the TF.js converter reads."""
+  flat inputs input_i and outputs output_i: what the TF.js converter reads.
+
+  TF.js has no uint32: uint32 arithmetic inside (jax.random's threefry) is
+  computed on 16-bit limbs (uint32_limbs.py), and a uint32 input or output
+  (a PRNG key's data, say) is in the signature as
+    uint32_as="int32": int32 with the same bits (exact on TF.js's CPU, WASM
+        and Node.js backends; WebGL keeps int32 in float32, exact below 2**24);
+    uint32_as="hi_lo": int32[*shape, 2] of its 16-bit halves
+        (uint32_limbs.hi_lo_of), exact on every backend, WebGL included.
+  """
+  if uint32_as == "hi_lo" and polymorphic_shapes is not None:
+    leaves = [tree_util.tree_leaves(a) for a in example_args]
+    for arg, spec in zip(leaves, polymorphic_shapes):
+      if spec is not None and any(np.asarray(x).dtype == np.uint32 for x in arg):
+        raise ValueError("uint32_as='hi_lo' needs a static shape (polymorphic "
+                         "spec None) for arguments holding uint32 arrays")
+  fun, example_args = uint32_limbs.int32_for_uint32(fun, example_args,
+                                                    boundary=uint32_as)
   fn, _, converted = signatures.flat_serving_function(
       fun, example_args, polymorphic_shapes, enable_xla=False,
       named_outputs=True)
@@ -162,17 +182,18 @@ def probe_converter(converter_python: str | None = None,
 def export_tfjs(fun: Callable[..., Any], example_args: Sequence[Any],
                 out_dir: str, *,
                 polymorphic_shapes: Sequence[Any] | None = None,
-                converter_python: str | None = None) -> list[str]:
+                converter_python: str | None = None,
+                uint32_as: str = "int32") -> list[str]:
   """Writes a TF.js graph model of `fun` to `out_dir`; returns its op types.
 
   Fails before converting if the graph holds an op or dtype TF.js lacks,
   naming them. `converter_python` is an interpreter that can import
-  tensorflowjs (default: this one).
+  tensorflowjs (default: this one). `uint32_as`: see export_saved_model.
   """
   with tempfile.TemporaryDirectory() as tmp:
     sm = os.path.join(tmp, "saved_model")
     export_saved_model(fun, example_args, sm,
-                       polymorphic_shapes=polymorphic_shapes)
+                       polymorphic_shapes=polymorphic_shapes, uint32_as=uint32_as)
     bad_ops, bad_dtypes = unsupported(frozen_graph(sm))
     if bad_ops or bad_dtypes:
       raise NotImplementedError(
@@ -191,6 +212,8 @@ def export_tfjs(fun: Callable[..., Any], example_args: Sequence[Any],
 
 def _encode(key: str, x: np.ndarray) -> dict[str, Any]:
   x = np.ascontiguousarray(x)
+  if x.dtype == np.uint32:  # export_saved_model's signature takes the int32 bits
+    x = x.view(np.int32)
   little = x.astype(x.dtype.newbyteorder("<"))
   return {"key": key, "dtype": x.dtype.name, "shape": list(x.shape),
           "b64": base64.b64encode(little.tobytes()).decode()}
