@@ -272,11 +272,25 @@ _KEYS = [np.array([0xDEADBEEF, 0x9E3779B9], np.uint32),
          np.array([0, 42], np.uint32)]
 
 
+def _random_bits_model(uint32_as, converter_python, workdir):
+  """The TF.js model of _random_bits_program (converted once per worker)."""
+  key = ("random_bits", uint32_as)
+  if key not in _CONVERTED:
+    sm = os.path.join(workdir, f"random_bits_{uint32_as}", "saved_model")
+    js = os.path.join(workdir, f"random_bits_{uint32_as}", "tfjs")
+    tfjs.export_saved_model(_random_bits_program, [_KEYS[0]], sm, uint32_as=uint32_as)
+    _CONVERTED[key] = (js, tfjs.convert_saved_model(sm, js,
+                                                    converter_python=converter_python))
+  js, conv = _CONVERTED[key]
+  assert conv["ok"], conv["error"]
+  return js
+
+
 _WHERE = [("node", "int32"), ("cpu", "int32"), ("webgl", "int32"), ("webgl", "hi_lo")]
 
 
 @pytest.mark.parametrize("where,uint32_as", _WHERE, ids=[f"{w}-{u}" for w, u in _WHERE])
-def test_tfjs_random_bits_from_full_keys(request, where, uint32_as, tmp_path):
+def test_tfjs_random_bits_from_full_keys(request, where, uint32_as, workdir):
   """PRNG bits exact in TF.js (uint32 computed on 16-bit limbs), with keys
   above 2**24, where float32 (WebGL's int32 storage) is no longer exact."""
   if (where, uint32_as) == ("webgl", "int32"):
@@ -288,10 +302,7 @@ def test_tfjs_random_bits_from_full_keys(request, where, uint32_as, tmp_path):
   tools, why = _browser_tools() if where != "node" else _node_tools()
   if tools is None:
     _missing(why)
-  sm, js = str(tmp_path / "sm"), str(tmp_path / "js")
-  tfjs.export_saved_model(_random_bits_program, [_KEYS[0]], sm, uint32_as=uint32_as)
-  conv = tfjs.convert_saved_model(sm, js, converter_python=tools[0])
-  assert conv["ok"], conv["error"]
+  js = _random_bits_model(uint32_as, tools[0], workdir)
   to_js = (lambda k: k) if uint32_as == "int32" else uint32_limbs.hi_lo_of
   from_js = ((lambda x: x.view(np.uint32)) if uint32_as == "int32"
              else uint32_limbs.uint32_of_hi_lo)
