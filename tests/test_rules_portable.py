@@ -195,3 +195,29 @@ def test_portable_lgamma_float32():
   ok = np.isfinite(want)
   err = np.abs(got[ok] - want[ok]) / np.maximum(np.abs(want[ok]), 1.0)
   assert err.max() <= 3e-6, err.max()
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int8, np.int64, np.uint32, np.uint8])
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+def test_portable_integer_div_rem(dtype, mode):
+  """Integer div/rem with enable_xla=False use FloorDiv on non-positive
+  magnitudes (TF.js and TFLite lack TruncateDiv): exact against JAX on the
+  edge values (INT_MIN, INT_MAX, +-1, 0 divisors) and random pairs."""
+  info = np.iinfo(dtype)
+  edge = np.array(sorted(v for v in {info.min, info.min + 1, -7, -2, -1, 0, 1, 2,
+                                     3, 7, info.max - 1, info.max}
+                         if info.min <= v <= info.max), dtype)
+  rng = np.random.default_rng(0)
+  rand = rng.integers(info.min, info.max, 500, dtype=dtype, endpoint=True)
+  x = np.concatenate([np.repeat(edge, len(edge)), rand])
+  y = np.concatenate([np.tile(edge, len(edge)), rand[::-1]])
+  fn = lambda x, y: (lax.div(x, y), lax.rem(x, y))
+  want = [np.asarray(w) for w in jax.jit(fn)(x, y)]
+  got = _converted(fn, x, y, mode=mode)
+  for w, g, what in zip(want, got, ["div", "rem"]):
+    np.testing.assert_array_equal(g, w, err_msg=what)
+  graph = tf.function(jax2tf_impl.convert(fn, enable_xla=False), autograph=False
+                      ).get_concrete_function(tf.TensorSpec(x.shape, x.dtype),
+                                              tf.TensorSpec(y.shape, y.dtype)).graph
+  ops = {op.type for op in graph.get_operations()}
+  assert not ops & {"TruncateDiv", "TruncateMod"}, ops

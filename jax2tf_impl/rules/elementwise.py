@@ -25,6 +25,7 @@ from jax2tf_impl.rules.context import RuleContext, binary, unary
 from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                          is_nan, max_or_min, np_dtype, scalar)
 from jax2tf_impl.rules.constant_folding import times_constant_product
+from jax2tf_impl.rules.portable_int import truncate_div
 from jax2tf_impl.rules.support import computed_from_constants, non_finite_fill
 
 # ----------------------------------------------------------------- helpers
@@ -158,7 +159,7 @@ def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
   if not dt.is_integer(dtype):
     return tf.math.divide(x, y)
   y_safe, zero, minus_one = _safe_int_divisor(y, dtype)
-  out = tf.truncatediv(x, y_safe)
+  out = (tf.truncatediv if ctx.enable_xla else truncate_div)(x, y_safe)
   if minus_one is not None:
     out = tf.where(minus_one, tf.math.negative(x), out)
   all_ones = scalar(np.iinfo(dtype).max if dt.is_unsigned(dtype) else -1, dtype)
@@ -181,7 +182,8 @@ def _rem(ctx: RuleContext, x: Any, y: Any) -> Any:
   if dt.is_integer(dtype):
     y_safe, zero, _ = _safe_int_divisor(y, dtype)
     out = tf.math.subtract(
-        x, tf.math.multiply(tf.truncatediv(x, y_safe), y_safe))
+        x, tf.math.multiply((tf.truncatediv if ctx.enable_xla else truncate_div)(
+            x, y_safe), y_safe))
     # y == -1 lanes used y_safe == 1: x - x * 1 == 0, as required.
     return tf.where(zero, x, out)
   fmod = tf.truncatemod if ctx.enable_xla else _fmod_portable

@@ -109,3 +109,24 @@ def bits_to_float32(u: tf.Tensor) -> tf.Tensor:
                           tf.not_equal(mantissa, np.float32(0)))
   signed = magnitude * (np.float32(1.0) - 2.0 * tf.cast(sign, tf.float32))
   return tf.where(is_nan, tf.constant(np.nan, tf.float32), signed)
+
+
+def truncate_div(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+  """Integer x / y rounded toward zero, from FloorDiv (TF.js and TFLite have
+  no TruncateDiv). y must not be 0 or -1 (the caller's safe divisor).
+
+  On non-positive magnitudes -|x|, -|y| (exact even for INT_MIN) the quotient
+  is non-negative, where floor and truncation agree: so it is also right
+  through tf2onnx, which maps FloorDiv to a truncating Div. |y| == 1 lanes
+  (INT_MIN / -(-1) would overflow) are x * y.
+  """
+  if x.dtype.is_unsigned:
+    return tf.math.floordiv(x, y)
+  zero, one = tf.zeros([], x.dtype), tf.ones([], x.dtype)
+  unit = tf.math.equal(y, one)
+  y = tf.where(unit, one + one, y)
+  neg_x = tf.where(x > zero, -x, x)
+  neg_y = tf.where(y > zero, -y, y)
+  q = tf.math.floordiv(neg_x, neg_y)
+  q = tf.where(tf.math.not_equal(x < zero, y < zero), -q, q)
+  return tf.where(unit, x, q)
