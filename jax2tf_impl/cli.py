@@ -290,6 +290,24 @@ def _tflite_diff(blob: bytes, xs: list[np.ndarray],
   return _max_diff(expected, got)
 
 
+def _tfjs_graph_def(fun: Any, xs: list[np.ndarray], shapes: list[Any],
+                    blockers: list[str]) -> Any:
+  """The graph export_tfjs converts: enable_xla=False after the uint32 limb
+  pass. A uint32 primitive the pass cannot compute goes into `blockers`
+  (and an empty GraphDef is returned)."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  from jax2tf_impl import uint32_limbs  # pylint: disable=g-import-not-at-top
+  from jax2tf_impl.export import signatures  # pylint: disable=g-import-not-at-top
+  try:
+    limbed, limbed_xs = uint32_limbs.int32_for_uint32(fun, xs)
+    fn, _, _ = signatures.flat_serving_function(
+        limbed, limbed_xs, shapes, enable_xla=False, named_outputs=True)
+    return fn.get_concrete_function().graph.as_graph_def()
+  except Exception as e:  # pylint: disable=broad-except
+    blockers.append(_first_lines(e))
+    return tf.compat.v1.GraphDef()
+
+
 def check(args: argparse.Namespace) -> int:
   """The portability report: which primitives keep `fun` from which target."""
   import jax  # pylint: disable=g-import-not-at-top
@@ -331,7 +349,7 @@ def check(args: argparse.Namespace) -> int:
       for t in ("tflite", "onnx", "tfjs"):
         blockers[t].append(reason)
   if portable is not None:
-    graph_def = portable_concrete.graph.as_graph_def()
+    graph_def = _tfjs_graph_def(fun, xs, shapes, blockers["tfjs"])
     nodes = list(graph_def.node) + [n for f in graph_def.library.function
                                     for n in f.node_def]
     bad_ops, bad_dtypes = tfjs.unsupported(graph_def)

@@ -21,6 +21,9 @@ def apply(params, x):
 
 def bits(x):
   return x & jnp.uint32(7)
+
+def bits_cumsum(x):
+  return jnp.cumsum(x & jnp.uint32(7), axis=1)
 '''
 
 
@@ -82,17 +85,30 @@ def test_export_params_from_flax_msgpack(model_dir, capsys):
   assert rc == 0, capsys.readouterr()
 
 
-def test_check_reports_blocking_dtype_for_tfjs(model_dir, capsys):
-  rc = cli.main(["check", "cli_model_pkg:bits", "--shape", "(b, 3)",
+def _target_line_and_block(report, target):
+  lines = report.splitlines()
+  at = lines.index(next(l for l in lines if l.startswith(target)))
+  return lines[at], "\n".join(lines[at + 1:])
+
+
+def test_check_reports_blocking_uint32_primitive_for_tfjs(model_dir, capsys):
+  """uint32 and/xor/shifts are computed on limbs for TF.js (what export_tfjs
+  does); a uint32 cumsum is not, and the report names it."""
+  rc = cli.main(["check", "cli_model_pkg:bits_cumsum", "--shape", "(b, 3)",
                  "--dtype", "uint32"])
   report = capsys.readouterr().out
   assert rc == 1, report
-  lines = report.splitlines()
-  tfjs = lines.index(next(l for l in lines if l.startswith("tfjs")))
-  assert lines[tfjs].split()[1] == "NO"
-  block = "\n".join(lines[tfjs + 1:])
-  assert "dtype uint32" in block and "(from primitive and)" in block, report
-  assert next(l for l in lines if l.startswith("saved_model")).split()[1] == "yes"
+  line, block = _target_line_and_block(report, "tfjs")
+  assert line.split()[1] == "NO", report
+  assert "'cumsum' on uint32" in block, report
+  assert _target_line_and_block(report, "saved_model")[0].split()[1] == "yes"
+
+
+def test_check_uint32_bit_ops_fit_tfjs(model_dir, capsys):
+  cli.main(["check", "cli_model_pkg:bits", "--shape", "(b, 3)", "--dtype", "uint32"])
+  report = capsys.readouterr().out
+  line, block = _target_line_and_block(report, "tfjs")
+  assert line.split()[1] == "yes", report
 
 
 def test_check_all_targets_for_a_portable_function(model_dir, capsys):
