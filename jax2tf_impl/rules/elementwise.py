@@ -159,7 +159,7 @@ def _div(ctx: RuleContext, x: Any, y: Any) -> Any:
   if not dt.is_integer(dtype):
     return tf.math.divide(x, y)
   y_safe, zero, minus_one = _safe_int_divisor(y, dtype)
-  out = (tf.truncatediv if ctx.enable_xla else truncate_div)(x, y_safe)
+  out = truncate_div(x, y_safe)
   if minus_one is not None:
     out = tf.where(minus_one, tf.math.negative(x), out)
   all_ones = scalar(np.iinfo(dtype).max if dt.is_unsigned(dtype) else -1, dtype)
@@ -182,8 +182,7 @@ def _rem(ctx: RuleContext, x: Any, y: Any) -> Any:
   if dt.is_integer(dtype):
     y_safe, zero, _ = _safe_int_divisor(y, dtype)
     out = tf.math.subtract(
-        x, tf.math.multiply((tf.truncatediv if ctx.enable_xla else truncate_div)(
-            x, y_safe), y_safe))
+        x, tf.math.multiply(truncate_div(x, y_safe), y_safe))
     # y == -1 lanes used y_safe == 1: x - x * 1 == 0, as required.
     return tf.where(zero, x, out)
   fmod = tf.truncatemod if ctx.enable_xla else _fmod_portable
