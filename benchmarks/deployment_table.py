@@ -12,8 +12,9 @@ outputs and both sizes.
   * the standard path, as tutorials do it, without our helpers: the default
     convert() graph (enable_xla=True) as a concrete function with a None
     batch, given to tf.lite.TFLiteConverter.from_concrete_functions
-    (builtins only) and to tf2onnx.convert.from_function (its default
-    opset; OPSET=18 to choose), tests/support/standard_path.py.
+    (builtins only) and to tf2onnx.convert.from_function (opset 18, the
+    first with BitwiseXor; OPSET=15 to choose another),
+    tests/support/standard_path.py.
 
 Usage: python benchmarks/deployment_table.py [--models a,b]
 Prints a markdown table; a failing export shows NO and the error's first
@@ -105,7 +106,7 @@ def _plain_tflite(model):
 
 
 def _plain_onnx(model):
-  return standard_path.plain_onnx(model, opset=int(os.environ.get("OPSET", 0)) or None)
+  return standard_path.plain_onnx(model, opset=int(os.environ.get("OPSET", 18)))
 
 
 TARGETS = {"tf.function": _tf_function, "TFLite builtins": _tflite,

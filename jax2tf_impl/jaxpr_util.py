@@ -2,9 +2,11 @@
 interpreter and the jaxpr-to-jaxpr passes (PRNG keys, uint32 limbs)."""
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from jax.extend import core
+
+from jax2tf_impl import jax_internals as ji
 
 
 # Primitives that move or select whole elements: applying them to each
@@ -44,3 +46,20 @@ def sub_jaxprs(params: dict[str, Any]) -> Iterator[core.Jaxpr]:
         yield item.jaxpr
       elif isinstance(item, core.Jaxpr):
         yield item
+
+
+@ji.weakref_lru_cache
+def any_aval(jaxpr: core.Jaxpr, predicate: Callable[[Any], bool]) -> bool:
+  """Whether any value of `jaxpr`, sub-jaxprs included, has an aval for
+  which `predicate` holds (cached per jaxpr: the jaxpr passes ask it once
+  per call body)."""
+  if any(predicate(v.aval) for v in (*jaxpr.constvars, *jaxpr.invars)):
+    return True
+  return any(eqn_any_aval(e, predicate) for e in jaxpr.eqns)
+
+
+def eqn_any_aval(eqn: core.JaxprEqn, predicate: Callable[[Any], bool]) -> bool:
+  """any_aval for one equation: its operands, results and sub-jaxprs."""
+  if any(predicate(v.aval) for v in (*eqn.invars, *eqn.outvars)):
+    return True
+  return any(any_aval(j, predicate) for j in sub_jaxprs(eqn.params))

@@ -35,7 +35,7 @@ from jax.extend import source_info_util
 from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 from jax2tf_impl.jaxpr_util import (CALL_BODY_PARAM, COMPONENTWISE,
-                                    IDENTITY_LIKE, sub_jaxprs)
+                                    IDENTITY_LIKE, any_aval, eqn_any_aval)
 
 # Key <-> key data conversions: the identity on key data.
 _KEY_DATA_IDENTITY = frozenset({"random_wrap", "random_unwrap", "random_clone"})
@@ -48,22 +48,8 @@ def is_key_aval(aval: Any) -> bool:
   return ji.is_extended_dtype(getattr(aval, "dtype", None))
 
 
-@ji.weakref_lru_cache
-def _jaxpr_has_keys(jaxpr: core.Jaxpr) -> bool:
-  """Whether any value of `jaxpr` (sub-jaxprs included) is a key array."""
-  if any(is_key_aval(v.aval) for v in (*jaxpr.constvars, *jaxpr.invars)):
-    return True
-  return any(_eqn_has_keys(e) for e in jaxpr.eqns)
-
-
-def _eqn_has_keys(eqn: core.JaxprEqn) -> bool:
-  if any(is_key_aval(v.aval) for v in (*eqn.invars, *eqn.outvars)):
-    return True
-  return any(_jaxpr_has_keys(j) for j in sub_jaxprs(eqn.params))
-
-
 def has_keys(closed_jaxpr: core.ClosedJaxpr) -> bool:
-  return _jaxpr_has_keys(closed_jaxpr.jaxpr)
+  return any_aval(closed_jaxpr.jaxpr, is_key_aval)
 
 
 def _physical_value(x: Any) -> Any:
@@ -115,7 +101,7 @@ def eval_physical(jaxpr: core.Jaxpr, consts: Sequence[Any],
                   eqn.source_info.name_stack)
     with source_info_util.user_context(eqn.source_info.traceback,
                                        name_stack=name_stack), eqn.ctx.manager:
-      if _eqn_has_keys(eqn):
+      if eqn_any_aval(eqn, is_key_aval):
         outs = _physical_eqn(eqn, invals)
       else:
         bind_params = eqn.primitive.get_bind_params(eqn.params)

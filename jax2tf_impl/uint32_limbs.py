@@ -42,7 +42,7 @@ from jax2tf_impl import jax_internals as ji
 from jax2tf_impl import prng_keys
 from jax2tf_impl.errors import UnsupportedPrimitiveError
 from jax2tf_impl.jaxpr_util import (CALL_BODY_PARAM, COMPONENTWISE,
-                                    IDENTITY_LIKE, sub_jaxprs)
+                                    IDENTITY_LIKE, any_aval, eqn_any_aval)
 from jax2tf_impl.limbs import (Limbs, add, bitcast_to_float32, bitwise_and,
                                bitwise_not, bitwise_or, broadcast_to, constant,
                                divmod_, mul,
@@ -56,19 +56,6 @@ _F32 = np.float32
 
 def _is_u32(aval: Any) -> bool:
   return getattr(aval, "dtype", None) == _U32
-
-
-@ji.weakref_lru_cache
-def _jaxpr_has_u32(jaxpr: core.Jaxpr) -> bool:
-  if any(_is_u32(v.aval) for v in (*jaxpr.constvars, *jaxpr.invars)):
-    return True
-  return any(_eqn_has_u32(e) for e in jaxpr.eqns)
-
-
-def _eqn_has_u32(eqn: core.JaxprEqn) -> bool:
-  if any(_is_u32(v.aval) for v in (*eqn.invars, *eqn.outvars)):
-    return True
-  return any(_jaxpr_has_u32(j) for j in sub_jaxprs(eqn.params))
 
 
 # ------------------------------------------------------------- the evaluator
@@ -100,7 +87,7 @@ def eval_limbs(jaxpr: core.Jaxpr, consts: Sequence[Any],
                   eqn.source_info.name_stack)
     with source_info_util.user_context(eqn.source_info.traceback,
                                        name_stack=name_stack), eqn.ctx.manager:
-      if _eqn_has_u32(eqn):
+      if eqn_any_aval(eqn, _is_u32):
         outs = _limb_eqn(eqn, invals)
       else:
         outs = eqn.primitive.bind(*invals,
@@ -440,7 +427,7 @@ def int32_for_uint32(fun: Callable[..., Any], example_args: Sequence[Any], *,
   out_trees: list[Any] = []
   jaxpr, consts = ji.trace_to_jaxpr(flat_fun, avals, "jax2tf_impl.uint32_limbs")
   closed = prng_keys.physicalize(core.ClosedJaxpr(jaxpr, consts))
-  if not _jaxpr_has_u32(closed.jaxpr):
+  if not any_aval(closed.jaxpr, _is_u32):
     return fun, example_args
 
   def wrapped(*args: Any) -> Any:

@@ -2,7 +2,7 @@
 
 cond -> tf.cond (two branches) or tf.switch_case; while -> tf.while_loop;
 scan -> tf.while_loop over an index, reading `xs` with tf.gather and
-collecting `ys` in TensorArrays, or (enable_xla=False) in preallocated
+collecting `ys` in TensorLists, or (enable_xla=False) in preallocated
 buffers that the TFLite converter keeps as builtin ops in a TFLite WHILE.
 """
 from __future__ import annotations
@@ -147,8 +147,29 @@ def _write_row(buf: Any, idx: Any, y: Any, n: Any) -> Any:
                   tf.broadcast_to(y[None], shape), buf)
 
 
+def _row_shape(ctx: RuleContext, aval: Any) -> Any:
+  """The shape of one row of a scan output, for its TensorList.
+
+  A constant when static; with a symbolic dimension a shape tensor, not a
+  constant with -1: the TFLite converter lowers a TensorList whose element
+  shape is a non-constant tensor, but refuses a constant whose first entry
+  is -1 (a batch-polymorphic LSTM's ys), and tf2onnx reads both."""
+  shape = ctx.shape_tensor(aval.shape[1:])
+  return tf.constant(shape, tf.int32) if isinstance(shape, list) else shape
+
+
+def _stacked(ctx: RuleContext, lst: Any, aval: Any, n: Any) -> Any:
+  """The scan output from its TensorList, with its static shape."""
+  y = tf.raw_ops.TensorListStack(input_handle=lst,
+                                 element_shape=_row_shape(ctx, aval),
+                                 element_dtype=ctx.tf_dtype(aval),
+                                 num_elements=n if isinstance(n, int) else -1)
+  y.set_shape(_invariant(ctx, aval))
+  return y
+
+
 declare_default_form(
-    "ys in TensorArrays (one write per step) instead of preallocated buffers "
+    "ys in TensorLists (one write per step) instead of preallocated buffers "
     "written by a select over the whole buffer per step (which TFLite and "
     "its int8 quantizer need): the buffers make a scan quadratic, measured "
     "55x slower for 2000 steps of (256,) (benchmarks/DEFAULT_FORMS.md)", "scan")
@@ -173,16 +194,17 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
   # `ys` into preallocated buffers, a row at a time with a select
   # (`_write_row`), which the TFLite converter and its int8 quantizer
   # handle for any shape; with enable_xla=True they go to
-  # TensorArrays, which avoid copying the buffer at every step.
+  # TensorLists (what tf.TensorArray builds), which avoid copying the
+  # buffer at every step.
   use_buffers = not ctx.enable_xla
   if use_buffers:
     ys_init = [tf.zeros(ctx.shape_tensor(a), ctx.tf_dtype(a)) for a in ys_avals]
     ys_invariants = [_invariant(ctx, a) for a in ys_avals]
   else:
-    ys_init = [tf.TensorArray(ctx.tf_dtype(a), size=n,
-                              element_shape=_invariant(ctx, a)[1:])
-               for a in ys_avals]
-    ys_invariants = [tf.TensorShape(None)] * len(ys_avals)
+    ys_init = [tf.raw_ops.TensorListReserve(
+        element_shape=_row_shape(ctx, a), num_elements=n,
+        element_dtype=ctx.tf_dtype(a)) for a in ys_avals]
+    ys_invariants = [tf.TensorShape([])] * len(ys_avals)
 
   def cond_fn(i: Any, *_: Any) -> Any:
     return i < n
@@ -202,7 +224,9 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
       # Written in step order, reversed once after the loop: tf2onnx reads
       # a TensorArray write as "append", whatever its index (a reverse
       # scan's ys came out of plain tf2onnx in the wrong order).
-      accumulators = [ta.write(i, y) for ta, y in zip(accumulators, ys)]
+      accumulators = [tf.raw_ops.TensorListSetItem(input_handle=lst, index=i,
+                                                   item=y)
+                      for lst, y in zip(accumulators, ys)]
     return [i + 1, *new_carry, *accumulators]
 
   loop_vars = [tf.constant(0, tf.int32), *init, *ys_init]
@@ -213,7 +237,7 @@ def _scan(ctx: RuleContext, *args: Any, jaxpr: Any, num_consts: int,
   carry_out = list(results[1:1 + num_carry])
   ys_out = list(results[1 + num_carry:])
   if not use_buffers:
-    ys_out = [ta.stack() for ta in ys_out]
+    ys_out = [_stacked(ctx, lst, a, n) for lst, a in zip(ys_out, ys_avals)]
     if reverse:
       ys_out = [tf.reverse(y, [0]) for y in ys_out]
   return carry_out + ys_out
