@@ -38,23 +38,25 @@ def source_of(eqn: Any) -> str:
     return "unknown"
 
 
-def _walk_eqns(jaxpr: Any):
+def walk_eqns(jaxpr: Any):
+  """Every equation of `jaxpr`, sub-jaxprs and foreign primitives' JAX
+  meanings included, depth first."""
   for eqn in jaxpr.eqns:
     yield eqn
     for sub in sub_jaxprs(eqn.params):
-      yield from _walk_eqns(sub)
+      yield from walk_eqns(sub)
     if rules.lookup(eqn.primitive) is None:
       # No rule: what the primitive means in JAX terms (foreign_primitives).
       fb = foreign_primitives.fallback(eqn)
       if fb.closed_jaxpr is not None:
-        yield from _walk_eqns(fb.closed_jaxpr.jaxpr)
+        yield from walk_eqns(fb.closed_jaxpr.jaxpr)
 
 
 def check_supported(closed_jaxpr: Any) -> None:
   """Raises one error listing every primitive that has neither a rule nor a
   fallback (foreign_primitives)."""
   missing: dict[str, list[str]] = {}
-  for eqn in _walk_eqns(closed_jaxpr.jaxpr):
+  for eqn in walk_eqns(closed_jaxpr.jaxpr):
     if not foreign_primitives.has_rule_or_fallback(eqn):
       params = {k: v for k, v in eqn.params.items()
                 if not isinstance(v, (jcore.ClosedJaxpr, jcore.Jaxpr))}

@@ -32,6 +32,7 @@ import sys
 import numpy as np
 import pytest
 
+from support import library_models
 from support import sampling
 from support.model_zoo import MODELS
 from support.tf_testing import jax_outputs, mark_known_failure
@@ -53,6 +54,10 @@ def _mark_known(request, check, model):
 
 # Deployment targets run as users run them: JAX's default 32-bit mode.
 pytestmark = pytest.mark.usefixtures("x64_off")
+
+# The library models' convolutions and matmuls sum hundreds of terms in
+# another order than XLA (as tests/test_library_models.py's TOL).
+LIBRARY_RTOL = 1e-5
 
 
 @pytest.fixture(scope="module")
@@ -322,3 +327,59 @@ def test_tfjs_random_bits_from_full_keys(request, where, uint32_as, workdir):
     # normal is erf_inv of the uniform: TF.js's own float32 arithmetic.
     np.testing.assert_allclose(normal, want[3], rtol=WEBGL_RTOL if where == "webgl"
                                else 1e-6, atol=1e-6, err_msg=where)
+
+
+def test_tfjs_refuses_int64_naming_where(tmp_path):
+  """TF.js computes int64 as int32; a function computing int64 (x64 mode)
+  is refused before conversion, naming the primitive, dtype and line."""
+  import jax  # pylint: disable=g-import-not-at-top
+  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
+
+  def counts(x):
+    return jnp.cumsum(x.astype(jnp.int64) * 3_000_000_000)
+
+  x = np.arange(4, dtype=np.int32)
+  with jax.enable_x64(True):
+    with pytest.raises(NotImplementedError) as err:
+      tfjs.export_tfjs(counts, [x], str(tmp_path / "m"))
+    msg = str(err.value)
+    assert "convert_element_type -> int64" in msg, msg
+    assert "test_tfjs.py" in msg, msg
+    assert "int64_as_int32=True" in msg, msg
+    # int32 arithmetic alone is not flagged.
+    assert tfjs.int64_uses(lambda v: v + 1, [x]) == []
+
+
+# A daily sample of LIBRARY_SAMPLE library models (all with
+# JAX2TF_IMPL_FULL=1): each export + Node run takes ~20-40 s here.
+LIBRARY_SAMPLE = 2
+
+
+@pytest.mark.parametrize("name", sampling.stratified_sample(
+    sorted(library_models.BUILDERS), LIBRARY_SAMPLE, lambda n: n,
+    salt="tfjs-library"))
+def test_tfjs_library_model_node(name, tmp_path):
+  """The model libraries' own example models (flax, equinox, haiku, optax),
+  params closed over, through export_tfjs and run in Node.js at the example
+  batch, against jax.jit (measured 2026-12-03, full: 6/6 pass)."""
+  tools, why = _node_tools()
+  if tools is None:
+    _missing(why)
+  converter_python, runner_dir = tools
+  module, builder = library_models.BUILDERS[name]
+  pytest.importorskip(module, reason=f"optional test extra {module!r} not installed")
+  case = builder()
+  fn = lambda x: case.fn(case.params, x)  # noqa: E731
+  x = np.asarray(case.x)
+  out = str(tmp_path / "tfjs")
+  tfjs.export_tfjs(fn, [x], out, polymorphic_shapes=[case.spec],
+                   converter_python=converter_python)
+  expected = [np.asarray(v) for v in jax_outputs(fn, x)]
+  (run,) = tfjs.run_in_node(runner_dir, out, [[x]])["runs"]
+  assert "error" not in run, run.get("error")
+  got = run["arrays"]
+  assert len(got) == len(expected) > 0
+  for g, e in zip(got, expected):
+    assert g.shape == e.shape, (g.shape, e.shape)
+    np.testing.assert_allclose(g, e.astype(g.dtype), rtol=LIBRARY_RTOL,
+                               atol=LIBRARY_RTOL)

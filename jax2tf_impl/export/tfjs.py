@@ -18,10 +18,13 @@ import sys
 import tempfile
 from typing import Any, Callable, Sequence
 
+import jax
 import numpy as np
 import tensorflow as tf
 from jax import tree_util
 
+from jax2tf_impl import interpreter
+from jax2tf_impl import jax_internals as ji
 from jax2tf_impl import saved_model
 from jax2tf_impl import tf_internals
 from jax2tf_impl import uint32_limbs
@@ -179,17 +182,53 @@ def probe_converter(converter_python: str | None = None,
   return None if result["ok"] else f"{python}: {result['error']}"
 
 
+_INT64 = (np.dtype(np.int64), np.dtype(np.uint64))
+
+
+def int64_uses(fun: Callable[..., Any], example_args: Sequence[Any],
+               limit: int = 3) -> list[str]:
+  """Up to `limit` equations of `fun` that compute 64-bit integers (JAX's
+  x64 mode), as "primitive -> dtype at file:line"."""
+  closed = jax.make_jaxpr(fun)(*example_args)
+  found: list[str] = []
+  for eqn in interpreter.walk_eqns(closed.jaxpr):
+    dtypes = {np.dtype(v.aval.dtype) for v in eqn.outvars
+              if hasattr(v.aval, "dtype") and not ji.is_extended_dtype(v.aval.dtype)}
+    wide = sorted(d.name for d in dtypes if d in _INT64)
+    if wide:
+      found.append(f"{eqn.primitive.name} -> {', '.join(wide)} at "
+                   f"{interpreter.source_of(eqn)}")
+      if len(found) >= limit:
+        break
+  return found
+
+
 def export_tfjs(fun: Callable[..., Any], example_args: Sequence[Any],
                 out_dir: str, *,
                 polymorphic_shapes: Sequence[Any] | None = None,
                 converter_python: str | None = None,
-                uint32_as: str = "int32") -> list[str]:
+                uint32_as: str = "int32",
+                int64_as_int32: bool = False) -> list[str]:
   """Writes a TF.js graph model of `fun` to `out_dir`; returns its op types.
 
   Fails before converting if the graph holds an op or dtype TF.js lacks,
   naming them. `converter_python` is an interpreter that can import
   tensorflowjs (default: this one). `uint32_as`: see export_saved_model.
+
+  TF.js has no 64-bit integers: its converter maps int64 to int32, so
+  values beyond 2**31 would wrap without a word. A function computing
+  int64/uint64 (JAX's x64 mode) is refused, naming where, unless
+  `int64_as_int32=True` accepts int32 arithmetic for it.
   """
+  if not int64_as_int32:
+    uses = int64_uses(fun, example_args)
+    if uses:
+      raise NotImplementedError(
+          "TF.js has no 64-bit integers (its converter computes int64 as "
+          "int32: values beyond 2**31 would wrap silently), and the function "
+          f"computes them: {'; '.join(uses)}. Export with jax_enable_x64 "
+          "off, cast to int32 in the function, or pass int64_as_int32=True "
+          "if int32 arithmetic is right for these values.")
   with tempfile.TemporaryDirectory() as tmp:
     sm = os.path.join(tmp, "saved_model")
     export_saved_model(fun, example_args, sm,
