@@ -335,10 +335,12 @@ def test_complex_sqrt_nan_inf(mode):
 
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(strict=False, reason=(
     "fuzz 20261202:34: bfloat16 dot with inf and near-max operands under "
     "jit_compile gives NaN where JAX gives -inf: TF's XLA path and JAX's "
-    "round the f32 accumulation to bfloat16 at different points"))
+    "round the f32 accumulation to bfloat16 at different points; not "
+    "strict: it passed in one CI run of 2026-12-03 on a loaded machine (the "
+    "result depends on how the accumulation is split)"))
 def test_bf16_dot_overflow_jit():
   def f(x0, x1):
     return jnp.dot(x0, x1)

@@ -16,7 +16,18 @@ from support.tf_testing import jax_outputs, mark_known_failure
 
 BATCHES = (1, 3)
 
+_RANDOM_CLUSTER = (
+    "jax.random's distributions are a nested XLA cluster (a function with "
+    "_XlaMustCompile, for JAX's samples bit for bit); grappler does not "
+    "inline it, so tf2onnx leaves a PartitionedCall that onnxruntime rejects "
+    "(jit_scope attributes on plain ops instead: measured 2026-12-03, 21 of "
+    "the API sweep's random cases no longer bit-exact, as grappler rewrites "
+    "the ops before XLA clusters them)")
 KNOWN_FAILURES = {
+    ("onnx", "cnn_bn_dropout"): _RANDOM_CLUSTER,
+    ("onnx", "vae"): (
+        _RANDOM_CLUSTER + "; also tf2onnx has no Log1p (softplus; the default "
+        "graph keeps TF's Log1p kernel, portable forms 1.6-4x slower)"),
     ("onnx", "postproc"): (
         "the sort keys bit-cast floats to ints; tf2onnx has no Bitcast "
         "(enable_xla=False keys need none)"),

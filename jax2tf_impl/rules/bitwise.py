@@ -294,12 +294,9 @@ def _bitcast_convert_type(ctx: RuleContext, x: tf.Tensor, *, new_dtype: Any
     raise ctx.unsupported("bitcast between bool and another dtype")
   if x.dtype.is_integer and out_dtype.is_integer and x.dtype.size == out_dtype.size:
     return _reinterpret(x, out_dtype)
-  # ONNX has no bit cast. In an XLA cluster (jax.random's uniform: floats
-  # in [1, 2), never NaN or subnormal) the arithmetic form gives the same
-  # bits and fuses.
-  if ((not ctx.enable_xla or ctx.in_xla_cluster)
-      and x.dtype in (tf.int32, tf.uint32) and out_dtype == tf.float32):
-    return pint.bits_to_float32(pint.as_u32(x))
+  if (not ctx.enable_xla and x.dtype in (tf.int32, tf.uint32) and
+      out_dtype == tf.float32):
+    return pint.bits_to_float32(pint.as_u32(x))  # ONNX has no bit cast
   return tf.bitcast(x, out_dtype)
 
 

@@ -27,8 +27,7 @@ def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
 
 
 def _as_xla_cluster(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
-  """`body` compiled by XLA as one cluster: a jit_scope in a graph, a nested
-  tf.function(jit_compile=True) when called eagerly.
+  """`body` interpreted inside a nested tf.function(jit_compile=True).
 
   For jax.random's distributions (ji.RANDOM_DISTRIBUTIONS): JAX's samples
   are what XLA computes from the bits; it contracts a*b+c into fused
@@ -46,22 +45,6 @@ def _as_xla_cluster(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
   tensors = [tf.convert_to_tensor(a) for a in args]
   static = [tf.get_static_value(t) if computed_from_constants(t) else None
             for t in tensors]
-  if not tf.executing_eagerly():
-    # In a graph the body's ops carry jit_scope's _XlaCompile/_XlaScope
-    # attributes: TF compiles them as one cluster, while the graph keeps
-    # plain ops that the standard converters read (a nested jit_compile
-    # function is a call that grappler does not inline, so plain tf2onnx
-    # left a PartitionedCall that onnxruntime rejects).
-    was_in_cluster = ctx.state.in_xla_cluster
-    ctx.state.in_xla_cluster = True
-    try:
-      with tf.xla.experimental.jit_scope(compile_ops=True,
-                                         separate_compiled_gradients=False):
-        full = [t if v is None else tf.constant(v, t.dtype)
-                for t, v in zip(tensors, static)]
-        return list(run_body(ctx, body, full))
-    finally:
-      ctx.state.in_xla_cluster = was_in_cluster
   inputs = [t for t, v in zip(tensors, static) if v is None]
 
   def cluster(*xs: Any) -> list[Any]:

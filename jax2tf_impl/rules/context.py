@@ -25,11 +25,6 @@ class ConversionState:
   # False: Python callbacks (pure_callback, io_callback, debug.callback) are
   # conversion errors, for graphs that must run without Python (serving).
   allow_python_callbacks: bool = True
-  # True while interpreting a body that XLA compiles as one cluster in a
-  # graph (jax.random's distributions, rules/calls.py): a rule may then emit
-  # its portable form where XLA gives the same bits, since XLA fuses it and
-  # the graph stays readable by tf2onnx (no Bitcast).
-  in_xla_cluster: bool = False
 
 
 @dataclasses.dataclass
@@ -52,10 +47,6 @@ class RuleContext:
   @property
   def enable_xla(self) -> bool:
     return self.state.enable_xla
-
-  @property
-  def in_xla_cluster(self) -> bool:
-    return self.state.in_xla_cluster
 
   @property
   def aval_out(self) -> Any:
