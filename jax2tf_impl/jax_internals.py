@@ -514,16 +514,3 @@ inspect_sharding_p = _debugging.inspect_sharding_p  # compile-time callback; no 
 custom_partitioning_p = _custom_partitioning.custom_partitioning_p  # runs `call`
 
 
-# --- names of jax.random's jitted distribution functions ---------------------
-# (jax/_src/random/: each distribution is a function under jax.jit, so its
-# body is a `jit` equation with this name). The converter compiles these
-# bodies as XLA clusters to reproduce JAX's samples bit for bit.
-RANDOM_DISTRIBUTIONS = frozenset({
-    "_uniform", "_normal", "_truncated_normal", "_beta", "_cauchy",
-    "_dirichlet", "_exponential", "_gamma", "_poisson", "_gumbel",
-    "_laplace", "_logistic", "_pareto", "_t", "_chisquare", "_f",
-    "_maxwell", "_double_sided_maxwell", "_weibull_min", "_orthogonal",
-    "_generalized_normal", "_ball", "_rayleigh", "_wald", "_geometric",
-    "_triangular", "_lognormal", "_binomial", "_multivariate_normal",
-    "_bernoulli", "_randint", "_rademacher"})
-

@@ -123,17 +123,6 @@ def _run_closed(j: Any, args: Sequence[Any]) -> list[Any]:
   return eval_physical(j.jaxpr, j.consts, args)
 
 
-def _run_as_named_jit(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
-  """A jax.random distribution's body on key data, kept as a `jit` equation
-  of the same name (the rules compile it as one XLA cluster)."""
-  body = eqn.params["jaxpr"]
-
-  def distribution(*args: Any) -> list[Any]:
-    return _run_closed(body, args)
-  distribution.__name__ = eqn.params["name"]
-  return list(jax.jit(distribution)(*invals))
-
-
 def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   """Key data out for an equation touching keys (see the module doc)."""
   name = eqn.primitive.name
@@ -149,8 +138,6 @@ def _physical_eqn(eqn: core.JaxprEqn, invals: list[Any]) -> list[Any]:
   if name in _EMPTY:
     aval = core.physical_aval(eqn.outvars[0].aval)
     return [jax.numpy.zeros(aval.shape, aval.dtype)]
-  if name == "jit" and eqn.params.get("name") in ji.RANDOM_DISTRIBUTIONS:
-    return _run_as_named_jit(eqn, invals)
   if name in CALL_BODY_PARAM and CALL_BODY_PARAM[name] in eqn.params:
     return _run_closed(eqn.params[CALL_BODY_PARAM[name]], invals)
   if name in _CONTROL_FLOW:

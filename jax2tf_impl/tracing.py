@@ -22,7 +22,6 @@ from jax import tree_util
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl import interpreter
 from jax2tf_impl import prng_keys
-from jax2tf_impl import random_clusters
 from jax2tf_impl import state_discharge
 from jax2tf_impl import shapes
 from jax2tf_impl.errors import InputSpecError
@@ -367,8 +366,8 @@ class TraceCache:
       out_box.append((tree, out_static))
       return dynamic
 
-    closed = random_clusters.absorb_elementwise_tails(prng_keys.physicalize(
-        state_discharge.discharge(jax.make_jaxpr(flat_fun)(*sds))))
+    closed = prng_keys.physicalize(
+        state_discharge.discharge(jax.make_jaxpr(flat_fun)(*sds)))
     interpreter.check_supported(closed)
     in_avals = tuple(v.aval for v in closed.jaxpr.invars)
     out_avals = tuple(closed.out_avals)

@@ -153,7 +153,12 @@ def test_sweep(name: str, mode: str) -> None:
   try:
     expected = _expected(name)
     got = _run(name, mode)
-    _compare(expected, got, CASES[name].tol, CASES[name].exact)
+    # Random samples are JAX's bit for bit where XLA computes them
+    # (jit_compile); elsewhere TF's kernels round a*b+c twice and have their
+    # own log/exp, so float samples are compared with JAX's tolerance (the
+    # bits and every integer result stay exact in all modes).
+    _compare(expected, got, CASES[name].tol,
+             CASES[name].exact and mode == "jit")
   except Exception:
     RESULTS[mode]["xfail" if expected_failure else "fail"] += 1
     raise

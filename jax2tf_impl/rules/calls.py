@@ -14,9 +14,8 @@ from jax.extend import core as jcore
 from jax.extend.core import primitives as prims
 
 from jax2tf_impl import jax_internals as ji
-from jax2tf_impl.rules import declare_default_form, register
+from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.support import compiling_with_xla, computed_from_constants
 
 
 def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
@@ -26,51 +25,15 @@ def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
   return ctx.interpret(body, *args)
 
 
-def _as_xla_cluster(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
-  """`body` interpreted inside a nested tf.function(jit_compile=True).
-
-  For jax.random's distributions (ji.RANDOM_DISTRIBUTIONS): JAX's samples
-  are what XLA computes from the bits; it contracts a*b+c into fused
-  multiply-adds and has its own log/log1p/erf_inv expansions, so TF's
-  kernels (rounding twice, Eigen's functions) are a few ulps off. As an XLA
-  cluster the samples are JAX's, bit for bit (enable_xla=True only; the
-  portable graph keeps ordinary ops).
-
-  Arguments known at conversion time (the distribution's parameters when
-  the user wrote literals: `gamma(key, 2.5)`) go into the cluster as
-  constants, as they are in JAX's whole-program compilation: XLA folds the
-  loop's setup (d = a - 1/3, c = 1/(3 sqrt(d))) and simplifies the products
-  with them, and a cluster with them as inputs rounds a few samples
-  differently (measured: 8 of 40 gamma(2.5) samples 1 ulp off)."""
-  tensors = [tf.convert_to_tensor(a) for a in args]
-  static = [tf.get_static_value(t) if computed_from_constants(t) else None
-            for t in tensors]
-  inputs = [t for t, v in zip(tensors, static) if v is None]
-
-  def cluster(*xs: Any) -> list[Any]:
-    it = iter(xs)
-    full = [next(it) if v is None else tf.constant(v, t.dtype)
-            for t, v in zip(tensors, static)]
-    return list(run_body(ctx, body, full))
-  fn = tf.function(cluster, jit_compile=True, autograph=False)
-  return fn(*inputs)
-
-
-declare_default_form(
-    "jax.random's distributions run as a nested XLA cluster: JAX's samples "
-    "bit for bit (portable ops: up to 2 ulp off for normal) and measured 7x "
-    "(normal) / 13x (uniform) faster than the portable graph on 1M samples "
-    "(benchmarks/DEFAULT_FORMS.md); other jit bodies are inlined alike",
-    "jit")
-
-
 @register(prims.jit_p)
 def _jit(ctx: RuleContext, *args: Any, jaxpr: Any, name: str = "",
          **_: Any) -> list[Any]:
-  # Shardings, donation and names are meaningless for one TF graph.
-  if (name in ji.RANDOM_DISTRIBUTIONS and ctx.enable_xla
-      and not compiling_with_xla()):
-    return _as_xla_cluster(ctx, jaxpr, list(args))
+  # Shardings, donation and names are meaningless for one TF graph. The
+  # body is inlined in every mode, jax.random's samplers too: as a nested
+  # jit_compile function they were JAX's samples bit for bit, but a
+  # SavedModel with one fails where XLA compilation is off (TF Serving's
+  # default: "XLA compilation disabled") and tf2onnx / TF.js cannot read
+  # the call (docs/deployment.md, "jax.random in the default graph").
   return run_body(ctx, jaxpr, list(args))
 
 

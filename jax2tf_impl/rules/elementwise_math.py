@@ -20,6 +20,7 @@ from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                           max_or_min)
 from jax2tf_impl.rules.constant_folding import FOLDED_PRIMITIVES, fold_unary
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
+from jax2tf_impl.rules.support import compiling_with_xla
 
 TfFn = Callable[..., Any]
 
@@ -33,12 +34,15 @@ def _in_f32_if_half(fn: TfFn, *args: Any) -> Any:
 
 
 def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None,
-               portable_fn: TfFn | None = None, fold: str | None = None) -> TfFn:
+               portable_fn: TfFn | None = None, fold: str | None = None,
+               portable_unless_compiled: bool = False) -> TfFn:
   """A rule for a unary math primitive (its `accuracy` param is a hint that
   XLA on CPU ignores too). `portable_fn` replaces `real_fn` under
   enable_xla=False, for TF ops that TFLite or tf2onnx lack. `fold` names
   the function for constant_folding: a constant operand is folded as XLA
-  folds it."""
+  folds it. `portable_unless_compiled`: `portable_fn` in the default graph
+  too, `real_fn` only where XLA compiles the graph (its kernel there is
+  XLA's, as JAX's)."""
 
   def rule(ctx: RuleContext, x: Any, **params: Any) -> Any:
     del params
@@ -51,7 +55,8 @@ def math_unary(real_fn: TfFn, complex_fn: TfFn | None = None,
       return folded
     if real_fn is None:  # complex_fn handles real inputs itself.
       return complex_fn(x)
-    if portable_fn is not None and not ctx.enable_xla:
+    if portable_fn is not None and (not ctx.enable_xla or (
+        portable_unless_compiled and not compiling_with_xla())):
       return _in_f32_if_half(portable_fn, x)
     return _in_f32_if_half(real_fn, x)
 
@@ -265,11 +270,16 @@ declare_default_form(
     "TF's kernels are faster than the portable arithmetic forms and as exact "
     "or closer to JAX (measured, benchmarks/DEFAULT_FORMS.md, 1M elements: "
     "erf portable 1.8x slower and 5 vs 4 ulp, erfc 2.1x and 4.8 vs 1.8 ulp, "
-    "log1p 3.8x, f64 4.1x; atan/asin/acos: float64 native 1 ulp vs 2 ulp "
+    "atan/asin/acos: float64 native 1 ulp vs 2 ulp "
     "portable, float32 portable 1.6-2.7x slower for asin/acos, atan mixed)",
-    "erf", "erfc", "log1p", "atan", "asin", "acos")
+    "erf", "erfc", "atan", "asin", "acos")
+# log1p: the portable form by default although TF's Log1p is 3.4x faster on
+# 1M float32 (benchmarks/DEFAULT_FORMS.md): tf2onnx has no Log1p and
+# TFLite's converter rewrites it to log(1 + x), wrong below 1e-7
+# (docs/deployment.md, "Portable unless compiled").
 register(lax.log1p_p)(math_unary(tf.math.log1p, _log1p_complex,
-                                 portable_fn=portable_log1p, fold="log1p"))
+                                 portable_fn=portable_log1p, fold="log1p",
+                                 portable_unless_compiled=True))
 register(lax.erf_p)(math_unary(_erf, None, portable_fn=_erf_portable,
                                fold="erf"))
 register(lax.erfc_p)(math_unary(tf.math.erfc, None, portable_fn=_erfc_portable))

@@ -1,9 +1,10 @@
 """Rules for sort, top_k and approx_top_k.
 
 TF's sorting ops know nothing of JAX's orders, so every key is first mapped
-to a signed integer whose integer order is exactly JAX's order (with
-enable_xla=False: to a few int/float keys without bit casts, see
-_portable_float_keys); then the sort is a permutation computed with
+to keys whose order is JAX's: a float with no NaN (nor -0.0 for top_k) is
+its own key; otherwise a few int/float keys without bit casts
+(_portable_float_keys); under XLA one bit-cast signed integer per float
+(see _permutation). The sort is then a permutation computed with
 `tf.math.top_k` (portable: TFLite, TF.js, ONNX; ties keep the lower index
 first, i.e. it is stable).
 
@@ -25,9 +26,10 @@ import tensorflow as tf
 from jax import lax
 from jax.extend.core import primitives as prims
 
-from jax2tf_impl.rules import declare_default_form, register
+from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.semantics import is_nan
+from jax2tf_impl.rules.support import compiling_with_xla
 
 # ------------------------------------------------------------ order keys
 
@@ -173,19 +175,66 @@ def _stable_perm(keys: Sequence[tf.Tensor], n: Any, *, k: Any = None,
   return perm
 
 
+def _has_special(x: tf.Tensor, total_order: bool) -> tf.Tensor:
+  """Whether float `x` holds a NaN (or, for total_order, a -0.0): the
+  values one plain float key cannot order as JAX does."""
+  special = is_nan(x)
+  if total_order:
+    zero = tf.zeros([], x.dtype)
+    special = tf.logical_or(special, tf.logical_and(
+        tf.equal(x, zero), tf.less(tf.ones([], x.dtype) / x, zero)))
+  return tf.reduce_any(special)
+
+
+def _plain_float_key(x: tf.Tensor, total_order: bool) -> tf.Tensor:
+  """The float itself as its key (NaN-free `x`; for sort's order -0.0 is
+  merged with 0.0; for total_order `x` holds no -0.0)."""
+  if x.dtype in (tf.float16, tf.bfloat16):
+    x = tf.cast(x, tf.float32)  # exact, order-preserving
+  if total_order:
+    return x
+  zero = tf.zeros([], x.dtype)
+  return tf.where(tf.equal(x, zero), zero, x)
+
+
+def _permutation(ctx: RuleContext, operands: Sequence[tf.Tensor], n: Any, *,
+                 total_order: bool, k: Any = None,
+                 descending: bool = False) -> tf.Tensor:
+  """The stable permutation ordering `operands` (lexicographic keys) as
+  JAX does, or its first k entries.
+
+  Under XLA (enable_xla and jit_compile): one bit-cast integer key per
+  float, JAX's order exactly, NaN signs included. Elsewhere, the default
+  graph as the portable one (tf2onnx and TF.js have no bit cast): when no
+  operand holds a NaN (nor a -0.0 for total_order) each float is its own
+  key, one TopK pass as with bit-cast keys; otherwise, in the other branch
+  of a tf.cond, the portable keys of _portable_float_keys (two or three
+  passes per float; every NaN ranks as +NaN)."""
+  if ctx.enable_xla and compiling_with_xla():
+    keys = [key for x in operands for key in _order_keys(x, total_order=total_order)]
+    return _stable_perm(keys, n, k=k, descending=descending)
+
+  def portable() -> tf.Tensor:
+    keys = [key for x in operands
+            for key in _order_keys(x, total_order=total_order, portable=True)]
+    return _stable_perm(keys, n, k=k, descending=descending)
+  floats = [x for x in operands if x.dtype.is_floating]
+  if not floats or any(x.dtype.is_complex for x in operands):
+    return portable()
+
+  def plain() -> tf.Tensor:
+    keys = [_plain_float_key(x, total_order) if x.dtype.is_floating
+            else _integer_key(x) for x in operands]
+    return _stable_perm(keys, n, k=k, descending=descending)
+  special = tf.reduce_any(tf.stack([_has_special(x, total_order) for x in floats]))
+  return tf.cond(special, portable, plain)
+
+
 def _dim_size(ctx: RuleContext, aval: Any, axis: int) -> Any:
   return ctx.dim(aval.shape[axis])
 
 
 # ------------------------------------------------------------ sort
-
-
-declare_default_form(
-    "one bit-cast integer key per float operand gives XLA's total order "
-    "exactly (-NaN below -inf, -0.0 below +0.0); the portable keys (no bit "
-    "cast in ONNX/TF.js) cannot see a NaN's sign and cost extra sort keys: "
-    "measured 1.4x slower for sort and 13x for top_k (a second TopK pass), "
-    "benchmarks/DEFAULT_FORMS.md", "sort", "top_k", "approx_top_k")
 
 
 @register(lax.sort_p)
@@ -202,10 +251,7 @@ def _sort(ctx: RuleContext, *operands: tf.Tensor, dimension: int,
     return list(operands)
   n = _dim_size(ctx, aval, dimension)
   moved = [_to_last(x, dimension, rank) for x in operands]
-  keys = [k for x in moved[:num_keys]
-          for k in _order_keys(x, total_order=False,
-                               portable=not ctx.enable_xla)]
-  perm = _stable_perm(keys, n)
+  perm = _permutation(ctx, moved[:num_keys], n, total_order=False)
   return [_from_last(_take(x, perm), dimension, rank) for x in moved]
 
 
@@ -218,10 +264,8 @@ def _top_along(ctx: RuleContext, operand: tf.Tensor, axis: int, k: Any, *,
   rank = len(aval.shape)
   axis = axis % rank
   moved = _to_last(operand, axis, rank)
-  keys = _order_keys(moved, total_order=total_order,
-                     portable=not ctx.enable_xla)
-  idx = _stable_perm(keys, _dim_size(ctx, aval, axis), k=k,
-                     descending=largest)
+  idx = _permutation(ctx, [moved], _dim_size(ctx, aval, axis),
+                     total_order=total_order, k=k, descending=largest)
   values = _take(moved, idx)
   idx = tf.cast(idx, ctx.tf_dtype(ctx.avals_out[1]))
   return [_from_last(values, axis, rank), _from_last(idx, axis, rank)]

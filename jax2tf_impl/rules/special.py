@@ -362,11 +362,6 @@ declare_default_form(
     "point grid 0.54 vs 0.81 of JAX's float32 tolerance, same speed in "
     "float32 (1.09x, benchmarks/DEFAULT_FORMS.md); under jit_compile TF's "
     "native op is XLA's own expansion (bit-exact)", "lgamma", "digamma")
-declare_default_form(
-    "erf_inv's log(1 - x^2) term with TF's Log1p (tf2onnx has none): the "
-    "portable form is measured 1.4x slower at the same error "
-    "(benchmarks/DEFAULT_FORMS.md)", "erf_inv")
-
 
 def _erf_inv_xla(x: tf.Tensor, enable_xla: bool) -> tf.Tensor:
   """erf_inv as XLA computes it (float32 or float64), operation by operation.
@@ -378,9 +373,11 @@ def _erf_inv_xla(x: tf.Tensor, enable_xla: bool) -> tf.Tensor:
   +-inf at |x| == 1. Emitting the same operations in the same order makes
   tf.function(jit_compile=True) reproduce JAX's values bit for bit; without
   XLA, TF rounds p * z and + c separately (a few ulps, not bit-exact).
-  With enable_xla=False log1p uses the portable form (tf2onnx has no Log1p).
+  log1p is TF's Log1p only when XLA compiles the graph (XLA's log1p then,
+  as JAX's); elsewhere the portable form, as in the log1p rule (tf2onnx
+  has no Log1p, TFLite rewrites it to log(1 + x)).
   """
-  if enable_xla:
+  if enable_xla and compiling_with_xla():
     w = -tf.math.log1p(x * -x)
   else:
     w = -portable_log1p(x * -x)

@@ -30,7 +30,7 @@ class Case:
   fn: Callable[..., Any]
   args: tuple
   tol: Any = None          # JAX's `tol` argument: a number or {dtype: tol}
-  exact: bool = False      # random results: bit-exact (integers always are)
+  exact: bool = False      # random results: floats bit-exact under jit_compile (integers always are)
 
 
 CASES: dict[str, Case] = {}
@@ -904,104 +904,35 @@ PENDING: dict[str, str] = {}
 # Every other known failure: case -> (modes or None for all, reason).
 # The two causes most random calls share (each entry adds its measured error).
 _FMA = 'not bit-exact: XLA contracts a*b+c into a fused multiply-add and has its own log/exp/log1p expansions; TF without XLA rounds twice'
-_FUSION = ('not bit-exact in eager, tf.function and jit_compile: XLA rounds the same HLO dif'
+_FUSION = ('not bit-exact under jit_compile: XLA rounds the same HLO dif'
            'ferently depending on what it fuses it with (isolated for double_sided_maxwell: '
-           "maxwell's samples differ inside that program and not alone), which the TF graph "
-           "(and TF's XLA) does not reproduce; without XLA also FMA contraction and XLA's log/exp expansions")
+           "maxwell's samples differ inside that program and not alone), which TF's XLA "
+           "does not reproduce (without XLA the floats are compared within JAX's tolerance)")
 
 KNOWN: dict[str, tuple[Any, str]] = {
-    'random.key_unsafe_rbg.gamma': (('noxla',),
-        'not bit-exact with enable_xla=False: XLA contracts a*b+c into a fused multiply-add and has its own log/exp/log1p expansions; TF without XLA rounds twice'),
-    'random.multivariate_normal': (('noxla',),
-        'not bit-exact with enable_xla=False: XLA contracts a*b+c into a fused multiply-add and has its own log/exp/log1p expansions; TF without XLA rounds twice'),
-    'random.truncated_normal_f64': (('noxla',),
-        'not bit-exact with enable_xla=False: XLA contracts a*b+c into a fused multiply-add and has its own log/exp/log1p expansions; TF without XLA rounds twice'),
-    'random.uniform_bounds_f64': (('noxla',),
-        'not bit-exact with enable_xla=False: XLA contracts a*b+c into a fused multiply-add and has its own log/exp/log1p expansions; TF without XLA rounds twice'),
+    'random.truncated_normal_f64': (('eager', 'graph', 'noxla'),
+        _FMA + ', beyond float64 tolerance (1e-15) without XLA'),
     'io_callback': (('jit',),
         "XLA cannot call Python: io_callback under jit_compile is a "
         "conversion-time error (docs/callbacks.md)"),
     'pure_callback': (('jit',),
         "XLA cannot call Python: pure_callback under jit_compile is a "
         "conversion-time error (docs/callbacks.md)"),
-    'init.glorot_normal': (('noxla',),
-        _FMA + ' (measured: up to 17 ulp)'),
-    'init.glorot_normal_f64': (('noxla',),
-        _FMA + ' (measured: up to 18 ulp)'),
-    'init.he_normal': (('noxla',),
-        _FMA + ' (measured: up to 23 ulp)'),
-    'init.lecun_normal': (('noxla',),
-        _FMA + ' (measured: up to 17 ulp)'),
-    'init.normal': (('noxla',),
-        _FMA + ' (measured: up to 2 ulp)'),
-    'init.truncated_normal': (('noxla',),
-        _FMA + ' (measured: up to 13 ulp)'),
-    'random.ball': (None,
+    'random.ball': (('jit',),
         _FUSION + ' (measured: up to 3 ulp)'),
-    'random.beta': (('noxla',),
-        _FMA + ' (measured: up to 3 ulp)'),
-    'random.beta_f64': (('noxla',),
-        _FMA + ' (measured: up to 3 ulp)'),
-    'random.chisquare': (('noxla',),
-        _FMA + ' (measured: up to 6 ulp)'),
-    'random.dirichlet': (None,
+    'random.dirichlet': (('jit',),
         _FUSION + ' (measured: up to 4 ulp)'),
-    'random.dirichlet_f64': (None,
+    'random.dirichlet_f64': (('jit',),
         _FUSION + ' (measured: up to 7 ulp)'),
-    'random.double_sided_maxwell': (None,
+    'random.double_sided_maxwell': (('jit',),
         _FUSION + ' (measured: up to 1 ulp)'),
-    'random.exponential': (('noxla',),
-        _FMA + ' (measured: up to 1 ulp)'),
-    'random.exponential_f64': (('noxla',),
-        _FMA + ' (measured: up to 117 ulp)'),
-    'random.f': (None,
+    'random.exponential_f64': (('eager', 'graph', 'noxla'),
+        _FMA + ', beyond float64 tolerance (1e-15) without XLA (measured: up to 117 ulp)'),
+    'random.f': (('jit',),
         _FUSION + ' (measured: up to 11 ulp)'),
-    'random.gamma': (('noxla',),
-        _FMA + ' (measured: up to 4 ulp)'),
-    'random.gamma_f64': (('noxla',),
-        _FMA + ' (measured: up to 5 ulp)'),
-    'random.gamma_small_a': (('noxla',),
-        _FMA + ' (measured: up to 6 ulp)'),
-    'random.generalized_normal': (('noxla',),
-        _FMA + ' (measured: up to 4 ulp)'),
-    'random.gumbel': (('noxla',),
-        _FMA + ' (measured: up to 30 ulp)'),
-    'random.gumbel_f64': (('noxla',),
-        _FMA + ' (measured: up to 3 ulp)'),
-    'random.gumbel_low': (('noxla',),
-        _FMA + ' (measured: up to 30 ulp)'),
-    'random.key_rbg.gamma': (None,
+    'random.key_rbg.gamma': (('jit',),
         _FUSION + ' (measured: up to 3 ulp)'),
-    'random.laplace': (('noxla',),
-        _FMA + ' (measured: up to 2 ulp)'),
-    'random.laplace_f64': (('noxla',),
-        _FMA + ' (measured: up to 17 ulp)'),
-    'random.loggamma': (('noxla',),
-        _FMA + ' (measured: up to 2050 ulp)'),
-    'random.logistic': (('noxla',),
-        _FMA + ' (measured: up to 4 ulp)'),
-    'random.lognormal': (('noxla',),
-        _FMA + ' (measured: up to 1 ulp)'),
-    'random.maxwell': (('noxla',),
-        _FMA + ' (measured: up to 2 ulp)'),
-    'random.normal': (('noxla',),
-        _FMA + ' (measured: up to 3 ulp)'),
-    'random.normal_f64': (('noxla',),
-        _FMA + ' (measured: up to 17 ulp)'),
-    'random.orthogonal': (None,
+    'random.orthogonal': (('jit',),
         _FUSION + ' (measured: up to 64 ulp)'),
-    'random.pareto': (('noxla',),
-        _FMA + ' (measured: up to 2 ulp)'),
-    'random.rayleigh': (('noxla',),
-        _FMA + ' (measured: up to 1 ulp)'),
-    'random.t': (('noxla',),
-        _FMA + ' (measured: up to 3 ulp)'),
-    'random.truncated_normal': (('noxla',),
-        _FMA + ' (measured: up to 34 ulp)'),
-    'random.uniform_bounds': (('noxla',),
-        _FMA + ' (measured: up to 64 ulp)'),
-    'random.wald': (('noxla',),
-        _FMA + ' (measured: up to 16 ulp)'),
-    'random.weibull_min': (('noxla',),
-        _FMA + ' (measured: up to 1 ulp)'),
+
 }

@@ -82,3 +82,42 @@ def plain_onnx(model: Any, opset: int | None = None) -> Callable[[list], list]:
   names = [i.name for i in session.get_inputs()]
   return lambda inputs: session.run(
       None, {n: np.asarray(x) for n, x in zip(names, inputs)})
+
+
+# tensorflow_model_server starts with XLA's JIT off unless given
+# --xla_cpu_compilation_enabled (its main.cc calls DisableXlaCompilation());
+# a graph that needs XLA then fails at its first request.
+_SERVE_WITHOUT_XLA = r"""
+import ctypes, os
+lib = ctypes.CDLL(os.path.join(tf.sysconfig.get_lib(), "libtensorflow_cc.so.2"))
+lib._ZN10tensorflow21DisableXlaCompilationEv()
+model_dir, io_dir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+loaded = tf.saved_model.load(model_dir)
+for i in range(count):
+  with np.load(os.path.join(io_dir, f"in{i}.npz")) as data:
+    inputs = [data[f"a{j}"] for j in range(len(data.files))]
+  outs = tf.nest.flatten(loaded.f(*inputs))
+  np.savez(os.path.join(io_dir, f"out{i}.npz"),
+           **{f"a{j}": o.numpy() for j, o in enumerate(outs)})
+"""
+
+
+def serve_without_xla(model: Any, batches: list[list], work_dir: str) -> list[list]:
+  """The default graph as a SavedModel, run as TF Serving runs it by
+  default: in a process without JAX whose XLA compilation is disabled.
+  Returns each batch's flat outputs."""
+  import os  # pylint: disable=g-import-not-at-top
+  from support.no_jax import run_without_jax  # pylint: disable=g-import-not-at-top
+  module = tf.Module()
+  module.f, _ = default_function(model)
+  model_dir = os.path.join(work_dir, "saved_model")
+  jax2tf_impl.saved_model.save(module, model_dir)
+  for i, inputs in enumerate(batches):
+    np.savez(os.path.join(work_dir, f"in{i}.npz"),
+             **{f"a{j}": np.asarray(x) for j, x in enumerate(inputs)})
+  run_without_jax(_SERVE_WITHOUT_XLA, model_dir, work_dir, str(len(batches)))
+  outs = []
+  for i in range(len(batches)):
+    with np.load(os.path.join(work_dir, f"out{i}.npz")) as data:
+      outs.append([data[f"a{j}"] for j in range(len(data.files))])
+  return outs
