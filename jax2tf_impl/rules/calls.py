@@ -33,7 +33,7 @@ def _jit(ctx: RuleContext, *args: Any, jaxpr: Any, name: str = "",
   # jit_compile function they were JAX's samples bit for bit, but a
   # SavedModel with one fails where XLA compilation is off (TF Serving's
   # default: "XLA compilation disabled") and tf2onnx / TF.js cannot read
-  # the call (docs/deployment.md, "jax.random in the default graph").
+  # the call (docs/deployment.md, "Portable unless compiled").
   return run_body(ctx, jaxpr, list(args))
 
 
