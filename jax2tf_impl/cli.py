@@ -252,6 +252,11 @@ def _export_one(target: str, fun: Any, xs: list[np.ndarray],
     if target == "tfjs":
       path = os.path.join(args.out, "tfjs")
       sm = os.path.join(args.out, "saved_model_tfjs")
+      wide = tfjs.int64_uses(fun, xs)
+      if wide:
+        return {"ok": False, "note": "64-bit integers, which TF.js computes "
+                f"as int32: {'; '.join(wide)} (export_tfjs(..., "
+                "int64_as_int32=True) accepts that)"}
       tfjs.export_saved_model(fun, xs, sm, polymorphic_shapes=shapes)
       bad_ops, bad_dtypes = tfjs.unsupported(tfjs.frozen_graph(sm))
       if bad_ops or bad_dtypes:
@@ -360,6 +365,10 @@ def check(args: argparse.Namespace) -> int:
                               f"{': ' + tfjs.BROKEN_OPS[op] if op in tfjs.BROKEN_OPS else ''}")
     for d in bad_dtypes:
       blockers["tfjs"].append(f"dtype {d} has no TF.js mapping")
+    for use in tfjs.int64_uses(fun, xs):
+      blockers["tfjs"].append(
+          f"64-bit integers ({use}): TF.js computes them as int32, so "
+          "export_tfjs refuses unless int64_as_int32=True")
     try:
       jax2tf_impl.export_tflite(fun, xs, polymorphic_shapes=shapes)
     except Exception as e:  # pylint: disable=broad-except

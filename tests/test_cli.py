@@ -24,6 +24,9 @@ def bits(x):
 
 def bits_cumsum(x):
   return jnp.cumsum(x & jnp.uint32(7), axis=1)
+
+def wide_ints(x):
+  return jnp.cumsum(x * 3, axis=1)
 '''
 
 
@@ -109,6 +112,26 @@ def test_check_uint32_bit_ops_fit_tfjs(model_dir, capsys):
   report = capsys.readouterr().out
   line, block = _target_line_and_block(report, "tfjs")
   assert line.split()[1] == "yes", report
+
+
+def test_check_and_export_refuse_int64_for_tfjs(model_dir, capsys):
+  """x64 integers: TF.js would compute them as int32 (export_tfjs refuses);
+  check says so naming the equation, export does not write a model."""
+  tmp, _, _ = model_dir
+  rc = cli.main(["check", "cli_model_pkg:wide_ints", "--shape", "(b, 3)",
+                 "--dtype", "int64"])
+  report = capsys.readouterr().out
+  assert rc == 1, report
+  line, block = _target_line_and_block(report, "tfjs")
+  assert line.split()[1] == "NO", report
+  assert "64-bit integers (mul -> int64 at" in block, report
+  assert _target_line_and_block(report, "saved_model")[0].split()[1] == "yes"
+  out = str(tmp / "out")
+  cli.main(["export", "cli_model_pkg:wide_ints", "--shape", "(b, 3)",
+            "--dtype", "int64", "--to", "tfjs", "--out", out])
+  summary = capsys.readouterr().out
+  assert "int64_as_int32=True" in summary, summary
+  assert not os.path.exists(os.path.join(out, "tfjs", "model.json"))
 
 
 def test_check_all_targets_for_a_portable_function(model_dir, capsys):

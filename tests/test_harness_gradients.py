@@ -76,19 +76,53 @@ def _float_size(args) -> int:
              if np.asarray(a).dtype in _FLOAT)
 
 
+def _jax_vjp(h):
+  """JAX's reference for a harness: (args, indices of the float args, f of
+  those, their primals, output tree, cotangents, JAX's VJP of them); None
+  when there is nothing to differentiate (no non-empty float input or
+  output) or JAX itself cannot differentiate it, which collection reads, so
+  that such harnesses are not selected rather than skipped."""
+  args = hs.make_args(h)
+  diff_idx = [i for i, a in enumerate(args) if np.asarray(a).dtype in _FLOAT]
+  if not diff_idx or not _float_size(args):
+    return None
+
+  def f_diff(*dargs):
+    full = list(args)
+    for i, a in zip(diff_idx, dargs):
+      full[i] = a
+    return h.dyn_fun(*full)
+
+  primals = [np.asarray(args[i]) for i in diff_idx]
+  try:
+    outs, vjp = jax.vjp(f_diff, *primals)
+    out_leaves, out_tree = jax.tree_util.tree_flatten(outs)
+    rng = np.random.RandomState(1)
+    cts = []
+    for o in out_leaves:
+      o = np.asarray(o)
+      if o.dtype in _FLOAT and o.size:
+        cts.append(np.asarray(rng.randn(*o.shape)).astype(o.dtype))
+      else:
+        cts.append(np.zeros(o.shape, jax.dtypes.float0 if o.dtype not in _FLOAT
+                            else o.dtype))
+    if all(c.dtype == jax.dtypes.float0 or not c.size for c in cts):
+      return None
+    expected = vjp(jax.tree_util.tree_unflatten(out_tree, cts))
+  except Exception:  # pylint: disable=broad-except
+    return None
+  return f_diff, primals, cts, expected
+
+
 def _differentiable(h) -> bool:
-  """A harness with non-empty real floating-point inputs and outputs."""
+  """A harness JAX differentiates, with non-empty real float inputs and
+  outputs (see _jax_vjp)."""
   try:
     if np.dtype(h.dtype) not in _FLOAT or hs.jax_unimplemented_on_cpu(h):
       return False
-    args = hs.make_args(h)
-    if not _float_size(args):
-      return False
-    outs = jax.eval_shape(h.dyn_fun, *args)
+    return _jax_vjp(h) is not None
   except Exception:  # pylint: disable=broad-except
     return False
-  return any(np.dtype(o.dtype) in _FLOAT and np.prod(o.shape) > 0
-             for o in jax.tree_util.tree_leaves(outs))
 
 
 def _size(h) -> int:
@@ -139,44 +173,12 @@ def test_harness_gradient(request, harness, mode):
   request.node.harness_info = dict(group=harness.group_name, name=harness.fullname,
                                    mode="grad_" + mode,
                                    enable_xla=mode != "noxla")
-  if hs.jax_unimplemented_on_cpu(harness):
-    pytest.skip("JAX itself does not run this on CPU")
   reason = _known_failure_reason(harness.group_name,
                                  np.dtype(harness.dtype).name, mode)
   if reason:
     request.applymarker(pytest.mark.xfail(reason=reason, strict=False))
-  args = hs.make_args(harness)
-  diff_idx = [i for i, a in enumerate(args)
-              if np.asarray(a).dtype in _FLOAT]
-  if not diff_idx:
-    pytest.skip("no floating-point argument to differentiate")
-
-  def f_diff(*dargs):
-    full = list(args)
-    for i, a in zip(diff_idx, dargs):
-      full[i] = a
-    return harness.dyn_fun(*full)
-
-  primals = [np.asarray(args[i]) for i in diff_idx]
-  try:
-    outs, vjp = jax.vjp(f_diff, *primals)
-  except Exception as e:  # JAX cannot differentiate it: nothing to compare.
-    pytest.skip(f"JAX itself cannot differentiate: {type(e).__name__}")
-  out_leaves, out_tree = jax.tree_util.tree_flatten(outs)
-  rng = np.random.RandomState(1)
-  cts = []
-  for o in out_leaves:
-    o = np.asarray(o)
-    if o.dtype in _FLOAT:
-      cts.append(np.asarray(rng.randn(*o.shape)).astype(o.dtype))
-    else:
-      cts.append(np.zeros(o.shape, jax.dtypes.float0))
-  if all(c.dtype == jax.dtypes.float0 for c in cts):
-    pytest.skip("no floating-point output: not a differentiable harness")
-  try:
-    expected = vjp(jax.tree_util.tree_unflatten(out_tree, cts))
-  except Exception as e:
-    pytest.skip(f"JAX itself cannot differentiate: {type(e).__name__}")
+  # Collection selected only harnesses JAX differentiates (_differentiable).
+  f_diff, primals, cts, expected = _jax_vjp(harness)
 
   converted = jax2tf_impl.convert(f_diff, enable_xla=mode != "noxla")
   variables = [tf.Variable(p) for p in primals]
@@ -204,4 +206,4 @@ def test_harness_gradient(request, harness, mode):
     scale = max(1.0, float(np.max(np.abs(e64[np.isfinite(e64)]), initial=0.0)))
     np.testing.assert_allclose(g64, e64, rtol=rtol, atol=rtol * scale,
                                equal_nan=True,
-                               err_msg=f"gradient of argument {diff_idx[i]}")
+                               err_msg=f"gradient of float argument {i}")
