@@ -94,17 +94,23 @@ def _target_line_and_block(report, target):
   return lines[at], "\n".join(lines[at + 1:])
 
 
-def test_check_reports_blocking_uint32_primitive_for_tfjs(model_dir, capsys):
-  """uint32 and/xor/shifts are computed on limbs for TF.js (what export_tfjs
-  does); a uint32 cumsum is not, and the report names it."""
-  rc = cli.main(["check", "cli_model_pkg:bits_cumsum", "--shape", "(b, 3)",
-                 "--dtype", "uint32"])
+def _assert_only_tfjs_blocked(capsys, function: str, dtype: str, why: str) -> None:
+  """`check` of `function` on a (b, 3) `dtype` input: fails for TF.js alone
+  (saved_model fits), the TF.js block saying `why`."""
+  rc = cli.main(["check", function, "--shape", "(b, 3)", "--dtype", dtype])
   report = capsys.readouterr().out
   assert rc == 1, report
   line, block = _target_line_and_block(report, "tfjs")
   assert line.split()[1] == "NO", report
-  assert "'cumsum' on uint32" in block, report
+  assert why in block, report
   assert _target_line_and_block(report, "saved_model")[0].split()[1] == "yes"
+
+
+def test_check_reports_blocking_uint32_primitive_for_tfjs(model_dir, capsys):
+  """uint32 and/xor/shifts are computed on limbs for TF.js (what export_tfjs
+  does); a uint32 cumsum is not, and the report names it."""
+  _assert_only_tfjs_blocked(capsys, "cli_model_pkg:bits_cumsum", "uint32",
+                            "'cumsum' on uint32")
 
 
 def test_check_uint32_bit_ops_fit_tfjs(model_dir, capsys):
@@ -118,14 +124,8 @@ def test_check_and_export_refuse_int64_for_tfjs(model_dir, capsys):
   """x64 integers: TF.js would compute them as int32 (export_tfjs refuses);
   check says so naming the equation, export does not write a model."""
   tmp, _, _ = model_dir
-  rc = cli.main(["check", "cli_model_pkg:wide_ints", "--shape", "(b, 3)",
-                 "--dtype", "int64"])
-  report = capsys.readouterr().out
-  assert rc == 1, report
-  line, block = _target_line_and_block(report, "tfjs")
-  assert line.split()[1] == "NO", report
-  assert "64-bit integers (mul -> int64 at" in block, report
-  assert _target_line_and_block(report, "saved_model")[0].split()[1] == "yes"
+  _assert_only_tfjs_blocked(capsys, "cli_model_pkg:wide_ints", "int64",
+                            "64-bit integers (mul -> int64 at")
   out = str(tmp / "out")
   cli.main(["export", "cli_model_pkg:wide_ints", "--shape", "(b, 3)",
             "--dtype", "int64", "--to", "tfjs", "--out", out])
