@@ -156,12 +156,12 @@ def test_scatter_minmax_complex_lexicographic(op):
   check(lambda x, i, u: getattr(x.at[i], op)(u), x, idx, upd)
 
 
-@pytest.mark.parametrize("dtype", [np.int8, np.uint32, np.float16,
-                                   np.complex64, np.bool_])
-@pytest.mark.parametrize("op", ["set", "add", "mul", "min", "max"])
+# JAX has no bool scatter_add/scatter_mul: those pairs are not cases.
+@pytest.mark.parametrize("dtype,op", [
+    (d, o) for d in (np.int8, np.uint32, np.float16, np.complex64, np.bool_)
+    for o in ("set", "add", "mul", "min", "max")
+    if not (d == np.bool_ and o in ("add", "mul"))])
 def test_scatter_dtypes_with_duplicates(dtype, op):
-  if dtype == np.bool_ and op in ("add", "mul"):
-    pytest.skip("JAX has no bool scatter_add/scatter_mul")
   rng = np.random.RandomState(0)
   x = (rng.rand(6) * 4).astype(dtype)
   upd = (rng.rand(5) * 4).astype(dtype)
