@@ -21,51 +21,10 @@ from jax.lax import linalg as lax_linalg
 from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.linalg_support import (batch_rank, cast_out,
+                                              eye_like_batch, nan_where_not,
+                                              static_zero, to_work)
 from jax2tf_impl.rules.support import compiling_with_xla
-
-# ---------------------------------------------------------------------------
-# Shared helpers (also used by linalg_spectral.py)
-# ---------------------------------------------------------------------------
-
-
-def work_dtype(dtype: tf.DType) -> tf.DType:
-  """TF's linalg kernels lack f16/bf16: compute those in float32."""
-  return tf.float32 if dtype in (tf.float16, tf.bfloat16) else dtype
-
-
-def to_work(x: tf.Tensor) -> tf.Tensor:
-  return tf.cast(x, work_dtype(x.dtype))
-
-
-def cast_out(ctx: RuleContext, x: tf.Tensor, index: int = 0) -> tf.Tensor:
-  """Casts `x` to the dtype of output `index` (back from the work dtype)."""
-  dtype = ctx.tf_dtype(ctx.avals_out[index])
-  if x.dtype.is_complex and not dtype.is_complex:
-    x = tf.math.real(x)
-  return tf.cast(x, dtype)
-
-
-def batch_rank(aval: Any) -> int:
-  return len(aval.shape) - 2
-
-
-def static_zero(*dims: Any) -> bool:
-  """Whether any of `dims` is statically 0 (JAX special-cases empty inputs)."""
-  return any(isinstance(d, int) and d == 0 for d in dims)
-
-
-def nan_where_not(ok: tf.Tensor, x: tf.Tensor, extra_dims: int) -> tf.Tensor:
-  """LAPACK failures (info != 0) give NaN for that batch element, as JAX."""
-  for _ in range(extra_dims):
-    ok = ok[..., None]
-  nan = tf.constant(float("nan"), x.dtype.real_dtype)
-  return tf.where(ok, x, tf.cast(nan, x.dtype))
-
-
-def eye_like_batch(ctx: RuleContext, batch: list[Any], rows: Any, cols: Any,
-                   dtype: tf.DType) -> tf.Tensor:
-  return tf.eye(rows, cols, batch_shape=batch or None, dtype=dtype)
-
 
 # ---------------------------------------------------------------------------
 # Cholesky

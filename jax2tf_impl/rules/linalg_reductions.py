@@ -22,8 +22,8 @@ from jax.lax import linalg as lax_linalg
 from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.linalg import cast_out, static_zero, to_work
-from jax2tf_impl.rules.linalg_spectral import hermitian_from_triangle
+from jax2tf_impl.rules.linalg_support import (cast_out, hermitian_from_triangle,
+                                              static_zero, to_work)
 
 # ---------------------------------------------------------------------------
 # Shared helpers

@@ -30,7 +30,7 @@ from jax.lax import linalg as lax_linalg
 
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.linalg import cast_out, nan_where_not, to_work
+from jax2tf_impl.rules.linalg_support import cast_out, nan_where_not, to_work
 from jax2tf_impl.rules.linalg_reductions import (
     apply_reflectors, gehrd, hessenberg_reflector_vectors)
 

@@ -20,8 +20,9 @@ from jax.lax import linalg as lax_linalg
 from jax2tf_impl import tf_internals
 from jax2tf_impl.rules import declare_xla_use, register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.linalg import (cast_out, eye_like_batch, static_zero,
-                                      to_work)
+from jax2tf_impl.rules.linalg_support import (cast_out, eye_like_batch,
+                                              hermitian_from_triangle,
+                                              static_zero, to_work)
 from jax2tf_impl.rules.support import compiling_with_xla
 
 # ---------------------------------------------------------------------------
@@ -179,18 +180,6 @@ def _subset(x: tf.Tensor, subset_by_index: Any, axis: int) -> tf.Tensor:
 # ---------------------------------------------------------------------------
 # Symmetric / Hermitian eigendecomposition
 # ---------------------------------------------------------------------------
-
-
-def hermitian_from_triangle(a: tf.Tensor, lower: bool) -> tf.Tensor:
-  """The Hermitian matrix LAPACK ?heevd sees: one strict triangle mirrored,
-  the real part of the diagonal."""
-  if not lower:
-    a = tf.linalg.adjoint(a)
-  strict = tf.linalg.band_part(a, -1, 0) - tf.linalg.band_part(a, 0, 0)
-  diag = tf.linalg.diag_part(a)
-  if a.dtype.is_complex:
-    diag = tf.cast(tf.math.real(diag), a.dtype)
-  return tf.linalg.set_diag(strict + tf.linalg.adjoint(strict), diag)
 
 
 @register(lax_linalg.eigh_p)
