@@ -107,9 +107,10 @@ def test_top_k_negative_nan_without_xla(mode, enable_xla):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_sort_and_top_k_without_specials_take_one_pass(mode):
-  """No NaN (nor -0.0 for top_k): the branch with the floats as their own
-  keys, JAX's order bit for bit (ties keep the lower index)."""
+def test_sort_and_top_k_without_nan_or_negative_zero(mode):
+  """No NaN (nor -0.0 for top_k): outside XLA the tf.cond takes the branch
+  with the floats as their own keys; JAX's order bit for bit there (ties
+  keep the lower index, infinities and subnormals included)."""
   x = np.random.RandomState(3).randint(-4, 5, (3, 30)).astype(np.float32)
   x[0, :4] = [np.inf, -np.inf, 0.0, 1e-40]
   check_bits(lambda x: lax.top_k(x, 7), x, mode=mode)

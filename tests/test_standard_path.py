@@ -41,6 +41,7 @@ def test_default_graph_through_the_plain_converter(request, model, target):
 
 
 def _assert_matches_jax(model, batches, outputs) -> None:
+  assert batches and len(outputs) == len(batches), (len(batches), len(outputs))
   for inputs, got in zip(batches, outputs):
     want = jax_outputs(model.fun(), *inputs)
     assert len(got) == len(want)

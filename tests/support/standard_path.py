@@ -9,6 +9,7 @@ each runner takes a model of support.model_zoo and returns
 """
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Callable
 
@@ -106,7 +107,6 @@ def serve_without_xla(model: Any, batches: list[list], work_dir: str) -> list[li
   """The default graph as a SavedModel, run as TF Serving runs it by
   default: in a process without JAX whose XLA compilation is disabled.
   Returns each batch's flat outputs."""
-  import os  # pylint: disable=g-import-not-at-top
   from support.no_jax import run_without_jax  # pylint: disable=g-import-not-at-top
   module = tf.Module()
   module.f, _ = default_function(model)
