@@ -1,6 +1,8 @@
 """TF gradients of converted functions: JAX's VJP, converted too.
 
-The forward computation is wrapped in `tf.custom_gradient`. Its gradient
+The forward computation is wrapped in `tf.custom_gradient` (while a graph
+is built, tf_internals.custom_gradient_in_graph: the same wiring without
+its quadratic search for TF1 variables). Its gradient
 function traces `jax.vjp` of the original function (once per input
 signature, cached) and interprets that jaxpr with the same rules, so the
 gradient graph is made of the same portable TF ops as the forward graph,
@@ -107,7 +109,6 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
   pads = [tf.zeros([], tf.float32) for _ in range(n_pad)]
   n_in = len(tensors)
 
-  @tf.custom_gradient
   def forward(*xs_and_pads: tf.Tensor):
     xs = xs_and_pads[:n_in]
     outs = interpreter.interpret(traced.closed_jaxpr, list(xs),
@@ -145,7 +146,9 @@ def call_with_jax_gradient(traced: Traced, tensors: list[tf.Tensor],
 
     return list(outs), grad
 
-  return forward(*tensors, *pads)
+  if tf.executing_eagerly():
+    return tf.custom_gradient(forward)(*tensors, *pads)
+  return tf_internals.custom_gradient_in_graph(forward, [*tensors, *pads])
 
 
 def _converted_vjp(traced: Traced, xs: Sequence[tf.Tensor],

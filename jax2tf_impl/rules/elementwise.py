@@ -26,14 +26,14 @@ from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                          is_nan, max_or_min, np_dtype, scalar)
 from jax2tf_impl.rules.constant_folding import times_constant_product
 from jax2tf_impl.rules.portable_int import truncate_div
-from jax2tf_impl.rules.support import computed_from_constants, non_finite_fill
+from jax2tf_impl.rules.support import computed_from_constants, non_finite_fill, tf_op
 
 # ----------------------------------------------------------------- helpers
 
 
 # --------------------------------------------------- add / sub / mul / neg
 
-register(lax.add_p)(binary(tf.math.add))
+register(lax.add_p)(binary(tf_op("AddV2")))
 
 
 def _same_width_signed(dtype: np.dtype) -> tf.DType:
@@ -77,7 +77,7 @@ def _mul(ctx: RuleContext, x: Any, y: Any, **_: Any) -> Any:
         product = times_constant_product(inner, outer)
         if product is not None:
           return product
-  return tf.math.multiply(x, y)
+  return tf_op("Mul")(x, y)
 
 
 @register(prims.add_jaxvals_p)
@@ -360,8 +360,8 @@ def _compare(tf_fn: Any) -> Any:
   return rule
 
 
-register(lax.eq_p)(binary(tf.math.equal))
-register(lax.ne_p)(binary(tf.math.not_equal))
+register(lax.eq_p)(binary(tf_op("Equal")))
+register(lax.ne_p)(binary(tf_op("NotEqual")))
 register(lax.lt_p)(_compare(tf.math.less))
 register(lax.le_p)(_compare(tf.math.less_equal))
 register(lax.gt_p)(_compare(tf.math.greater))
@@ -395,9 +395,9 @@ def _select_n(ctx: RuleContext, which: Any, *cases: Any) -> Any:
 # ---------------------------------------------------- rounding / tests
 
 
-register(lax.floor_p)(unary(tf.math.floor))
-register(lax.ceil_p)(unary(tf.math.ceil))
-register(lax.is_finite_p)(unary(tf.math.is_finite))
+register(lax.floor_p)(unary(tf_op("Floor")))
+register(lax.ceil_p)(unary(tf_op("Ceil")))
+register(lax.is_finite_p)(unary(tf_op("IsFinite")))
 
 
 @register(lax.round_p)

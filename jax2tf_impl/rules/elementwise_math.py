@@ -20,7 +20,7 @@ from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                           max_or_min)
 from jax2tf_impl.rules.constant_folding import FOLDED_PRIMITIVES, fold_unary
 from jax2tf_impl.rules.polynomials import horner, portable_log1p
-from jax2tf_impl.rules.support import compiling_with_xla
+from jax2tf_impl.rules.support import compiling_with_xla, tf_op
 
 TfFn = Callable[..., Any]
 
@@ -243,22 +243,22 @@ def _cbrt(x: Any) -> Any:
 
 
 for _prim, _real, _complex in [
-    (lax.exp_p, tf.math.exp, tf.math.exp),
+    (lax.exp_p, tf_op("Exp"), tf_op("Exp")),
     (lax.exp2_p, None, _exp2),
-    (lax.log_p, tf.math.log, tf.math.log),
-    (lax.expm1_p, tf.math.expm1, _expm1_complex),
-    (lax.tanh_p, tf.math.tanh, tf.math.tanh),
-    (lax.logistic_p, tf.math.sigmoid, _logistic),
-    (lax.sin_p, tf.math.sin, tf.math.sin),
-    (lax.cos_p, tf.math.cos, tf.math.cos),
-    (lax.tan_p, tf.math.tan, tf.math.tan),
-    (lax.sinh_p, tf.math.sinh, tf.math.sinh),
-    (lax.cosh_p, tf.math.cosh, tf.math.cosh),
-    (lax.asinh_p, tf.math.asinh, tf.math.asinh),
-    (lax.acosh_p, tf.math.acosh, tf.math.acosh),
-    (lax.atanh_p, tf.math.atanh, tf.math.atanh),
-    (lax.sqrt_p, tf.math.sqrt, _sqrt_complex),
-    (lax.rsqrt_p, tf.math.rsqrt, _rsqrt_complex),
+    (lax.log_p, tf_op("Log"), tf_op("Log")),
+    (lax.expm1_p, tf_op("Expm1"), _expm1_complex),
+    (lax.tanh_p, tf_op("Tanh"), tf_op("Tanh")),
+    (lax.logistic_p, tf_op("Sigmoid"), _logistic),
+    (lax.sin_p, tf_op("Sin"), tf_op("Sin")),
+    (lax.cos_p, tf_op("Cos"), tf_op("Cos")),
+    (lax.tan_p, tf_op("Tan"), tf_op("Tan")),
+    (lax.sinh_p, tf_op("Sinh"), tf_op("Sinh")),
+    (lax.cosh_p, tf_op("Cosh"), tf_op("Cosh")),
+    (lax.asinh_p, tf_op("Asinh"), tf_op("Asinh")),
+    (lax.acosh_p, tf_op("Acosh"), tf_op("Acosh")),
+    (lax.atanh_p, tf_op("Atanh"), tf_op("Atanh")),
+    (lax.sqrt_p, tf_op("Sqrt"), _sqrt_complex),
+    (lax.rsqrt_p, tf_op("Rsqrt"), _rsqrt_complex),
     (lax.cbrt_p, _cbrt, None),
 ]:
   register(_prim)(math_unary(

@@ -7,7 +7,7 @@ writing their own (and never import another family's private names).
 from __future__ import annotations
 
 import weakref
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -16,12 +16,25 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl import tf_internals
 from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
 
-__all__ = ["as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
+__all__ = ["tf_op", "as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
            "current_dims", "from_matmul_compute", "interior_pad", "is_static", "matmul_compute_dtype", "non_finite_fill", "source_op",
            "to_matmul_compute"]
 
 
 # --- shapes -------------------------------------------------------------------
+
+def tf_op(op_type: str) -> Callable[..., tf.Tensor]:
+  """A function building one `op_type` op on tensor inputs, as
+  `tf.raw_ops.<op_type>` does, without TF's Python op-construction layers
+  (tf_internals.graph_op): the form the rules of the most frequent
+  primitives use, since those layers were most of the conversion time."""
+
+  def build(*inputs: Any, **attrs: Any) -> tf.Tensor:
+    return tf_internals.graph_op(op_type, *inputs, **attrs)
+
+  build.__name__ = op_type
+  return build
+
 
 def is_static(*dims: Any) -> bool:
   """Whether every dimension is a Python int (JAX dims or evaluated dims)."""
@@ -153,32 +166,50 @@ def computed_from_constants(t: Any) -> bool:
   and folds what is computed from it before other rewrites (a division by
   it, a transcendental function of it, the setup of a rejection loop).
 
-  Memoized per graph by op name (an op's answer never changes), so asking
+  Memoized per graph by op (an op's answer never changes), so asking
   for every operand of a conversion costs time linear in the graph."""
   if not hasattr(t, "op"):
     return True
   memo = _CONSTNESS.setdefault(t.graph, {})
+  # Keyed by id(op): the graph keeps its ops alive as long as this memo
+  # (which must not hold the ops, or the graph, its weak key, never dies).
   stack = [t.op]
   while stack:
     op = stack[-1]
-    if op.name in memo:
+    if id(op) in memo:
       stack.pop()
       continue
-    if (op.type in ("Placeholder", "ReadVariableOp", "VarHandleOp")
-        or op.op_def.is_stateful or (not op.inputs and op.type != "Const")):
-      memo[op.name] = False
+    inputs = op.inputs
+    if not inputs:
+      memo[id(op)] = op.type == "Const"
       stack.pop()
       continue
-    pending = [i.op for i in op.inputs if i.op.name not in memo]
+    if op.type in ("ReadVariableOp", "VarHandleOp") or _is_stateful(op.type):
+      memo[id(op)] = False
+      stack.pop()
+      continue
+    pending = [i.op for i in inputs if id(i.op) not in memo]
     if pending:
       stack.extend(pending)
       continue
-    memo[op.name] = all(memo[i.op.name] for i in op.inputs)
+    memo[id(op)] = all(memo[id(i.op)] for i in inputs)
     stack.pop()
-  return memo[t.op.name]
+  return memo[id(t.op)]
 
 
-_CONSTNESS: "weakref.WeakKeyDictionary[Any, dict[str, bool]]" = (
+def _is_stateful(op_type: str) -> bool:
+  """Whether ops of this type are stateful (cached: reading an op's OpDef
+  parses a proto each time)."""
+  found = _STATEFUL.get(op_type)
+  if found is None:
+    found = _STATEFUL[op_type] = tf_internals.op_is_stateful(op_type)
+  return found
+
+
+_STATEFUL: dict[str, bool] = {}
+
+
+_CONSTNESS: "weakref.WeakKeyDictionary[Any, dict[int, bool]]" = (
     weakref.WeakKeyDictionary())
 
 
