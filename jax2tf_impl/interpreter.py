@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import weakref
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ from jax2tf_impl import rules
 from jax2tf_impl.errors import UnsupportedPrimitiveError, format_params
 from jax2tf_impl.jaxpr_util import sub_jaxprs
 from jax2tf_impl.rules.context import ConversionState, RuleContext
+from jax2tf_impl.rules.support import scope_name, shared_constant
 
 # Frames inside this package are never "the user's source line".
 source_info_util.register_exclusion(os.path.dirname(os.path.abspath(__file__)))
@@ -82,35 +82,11 @@ def literal_to_tf(val: Any, aval: Any) -> tf.Tensor:
   return tf.constant(np.asarray(val, dtype=dt.to_np_dtype(aval.dtype)))
 
 
-# Literals used by equations, one TF constant per (graph, dtype, value):
-# a chain like `x * 1.0001` repeated 10k times otherwise creates 10k Const
-# ops (a third of the graph, and of the conversion time). Keyed by graph so
-# that a while/cond body (its own FuncGraph) gets its own constants rather
-# than captures from the outer graph.
-_LITERAL_CACHE: "weakref.WeakKeyDictionary[Any, dict]" = (
-    weakref.WeakKeyDictionary())
-_CACHED_LITERAL_MAX_SIZE = 16  # elements; literals are scalars in practice
-
-
 def _cached_literal(val: Any, aval: Any) -> tf.Tensor:
   """literal_to_tf, shared by every use of the same literal in a graph."""
   if tf.executing_eagerly() or np.dtype(aval.dtype) == dt.FLOAT0:
     return literal_to_tf(val, aval)
-  arr = np.asarray(val, dtype=dt.to_np_dtype(aval.dtype))
-  if arr.size > _CACHED_LITERAL_MAX_SIZE:
-    return tf.constant(arr)
-  graph = tf.compat.v1.get_default_graph()
-  per_graph = _LITERAL_CACHE.get(graph)
-  if per_graph is None:
-    per_graph = _LITERAL_CACHE[graph] = {}
-  key = (arr.dtype.str, arr.shape, arr.tobytes())
-  tensor = per_graph.get(key)
-  if tensor is None:
-    # No control dependencies: the first user's context (e.g. after a
-    # shape assertion) must not become every later user's.
-    with tf.control_dependencies(None):
-      tensor = per_graph[key] = tf.constant(arr)
-  return tensor
+  return shared_constant(val, dt.to_np_dtype(aval.dtype))
 
 
 class _Source:
@@ -192,7 +168,7 @@ def apply_rule(eqn: Any, invals: list[Any], state: ConversionState
   empty = _statically_empty_outputs(ctx, eqn)
   if empty is not None:
     return empty
-  with _user_scopes(eqn), tf.name_scope(_scope_name(str(eqn.primitive))):
+  with _user_scopes(eqn), tf.name_scope(scope_name(eqn.primitive.name)):
     try:
       out = rule(ctx, *invals, **eqn.params)
     except UnsupportedPrimitiveError:
@@ -244,14 +220,8 @@ def _user_scopes(eqn: Any) -> contextlib.ExitStack:
   name_stack = str(getattr(eqn.source_info, "name_stack", "") or "")
   for part in name_stack.split("/"):
     if part:
-      stack.enter_context(tf.name_scope(_scope_name(part)))
+      stack.enter_context(tf.name_scope(scope_name(part)))
   return stack
-
-
-def _scope_name(name: str) -> str:
-  out = "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "op"
-  # TF scope names start with a letter, digit or '.'.
-  return out if out[0].isalnum() or out[0] == "." else "s" + out
 
 
 def _check_output(ctx: RuleContext, i: int, value: Any) -> Any:

@@ -7,6 +7,7 @@ is named here, so a TF upgrade touches this file alone;
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 import tensorflow as tf
@@ -128,6 +129,34 @@ def _attr_bytes(value: Any) -> bytes:
   return found
 
 
+def _raw_op(op_type: str, inputs: Sequence[Any], attrs: dict[str, Any]) -> Any:
+  """`tf.raw_ops.<op_type>` on `inputs` and `attrs` named as in the OpDef.
+  The raw op's Python parameters may be renamed (Sum's reduction_indices
+  is `axis`, Squeeze's squeeze_dims too); they come in the generated
+  order: inputs, then the attributes TF does not infer, those without a
+  default first, each group in OpDef order."""
+  params = _RAW_PARAMS.get(op_type)
+  if params is None:
+    op_def = _op_def_registry.get(op_type)
+    python_names = [p for p in inspect.signature(
+        getattr(tf.raw_ops, op_type)).parameters if p != "name"]
+    inferred = {a.type_attr for a in op_def.input_arg} | {
+        a.number_attr for a in op_def.input_arg}
+    free = [a for a in op_def.attr if a.name not in inferred]
+    free = ([a.name for a in free if not a.HasField("default_value")]
+            + [a.name for a in free if a.HasField("default_value")])
+    n_in = len(op_def.input_arg)
+    params = _RAW_PARAMS[op_type] = (
+        python_names[:n_in], dict(zip(free, python_names[n_in:])))
+  input_names, attr_names = params
+  return getattr(tf.raw_ops, op_type)(
+      **dict(zip(input_names, inputs)),
+      **{attr_names[k]: v for k, v in attrs.items()})
+
+
+_RAW_PARAMS: dict[str, tuple[list[str], dict[str, str]]] = {}
+
+
 def op_is_stateful(op_type: str) -> bool:
   """Whether TF's registered OpDef of `op_type` is stateful."""
   op_def = _op_def_registry.get(op_type)
@@ -147,8 +176,8 @@ def graph_op(op_type: str, *inputs: Any, **attrs: Any) -> Any:
   if (tf.executing_eagerly() or _execute.must_record_gradient()
       or graph._control_dependencies_stack  # pylint: disable=protected-access
       or graph._get_control_flow_context() is not None  # pylint: disable=protected-access
-      or not all(getattr(t, "graph", None) is graph for t in inputs)):
-    return getattr(tf.raw_ops, op_type)(**dict(zip(names, inputs)), **attrs)
+      or not all(isinstance(t, tf.Tensor) and t.graph is graph for t in inputs)):
+    return _raw_op(op_type, inputs, attrs)
   for t, type_attr in zip(inputs, type_attrs):
     if type_attr is not None and type_attr not in attrs:
       attrs[type_attr] = t.dtype

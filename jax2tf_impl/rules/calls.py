@@ -16,6 +16,7 @@ from jax.extend.core import primitives as prims
 from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
+from jax2tf_impl.rules.support import scope_name
 
 
 def run_body(ctx: RuleContext, body: Any, args: list[Any]) -> list[Any]:
@@ -61,13 +62,6 @@ def _custom_vjp_call(ctx: RuleContext, *args: Any, call_jaxpr: Any,
   return run_body(ctx, call_jaxpr, list(args))
 
 
-def _scope_name(name: str) -> str:
-  """`name` as a valid TF name scope ('.'-separated composite names such as
-  "my.op" are valid already; other characters become '_')."""
-  out = "".join(c if c.isalnum() or c in "_-." else "_" for c in name)
-  return out if out and (out[0].isalnum() or out[0] == ".") else f"_{out}"
-
-
 @register(ji.composite_p)
 def _composite(ctx: RuleContext, *args: Any, name: str, jaxpr: Any,
                **_: Any) -> list[Any]:
@@ -75,7 +69,7 @@ def _composite(ctx: RuleContext, *args: Any, name: str, jaxpr: Any,
   graph tools (and TFLite/ONNX pattern matchers) can find the composite's
   ops by their name prefix. `attributes` and `version` only label the
   StableHLO op and do not change values."""
-  with tf.name_scope(_scope_name(name)):
+  with tf.name_scope(scope_name(name)):
     return run_body(ctx, jaxpr, list(args))
 
 

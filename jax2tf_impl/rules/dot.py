@@ -22,7 +22,8 @@ from jax2tf_impl import jax_internals as ji
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.support import (as_shape, from_matmul_compute,
-                                       matmul_compute_dtype, to_matmul_compute)
+                                       matmul_compute_dtype, shape_operand,
+                                       tf_op, to_matmul_compute)
 
 
 def _prod(dims: Sequence[Any]) -> Any:
@@ -42,7 +43,22 @@ def _prod(dims: Sequence[Any]) -> Any:
 def _transpose(x: tf.Tensor, perm: Sequence[int]) -> tf.Tensor:
   if list(perm) == list(range(len(perm))):
     return x
-  return tf.transpose(x, perm)
+  return tf_op("Transpose")(x, shape_operand(perm))
+
+
+def _matmul(lhs: tf.Tensor, rhs: tf.Tensor, transpose_a: bool,
+            transpose_b: bool) -> tf.Tensor:
+  """tf.linalg.matmul; its MatMul / BatchMatMulV2 built directly for real
+  floats of rank 2 / 3 (for them adjoint is transpose)."""
+  rank = lhs.shape.rank
+  if (lhs.dtype in (tf.float32, tf.float64, tf.bfloat16, tf.float16)
+      and rhs.dtype == lhs.dtype and rank == rhs.shape.rank and rank in (2, 3)):
+    if rank == 2:
+      return tf_op("MatMul")(lhs, rhs, transpose_a=transpose_a,
+                             transpose_b=transpose_b)
+    return tf_op("BatchMatMulV2")(lhs, rhs, adj_x=transpose_a, adj_y=transpose_b)
+  return tf.linalg.matmul(lhs, rhs, transpose_a=transpose_a,
+                          transpose_b=transpose_b)
 
 
 def _same_dims(a: Sequence[Any], b: Sequence[Any]) -> bool:
@@ -56,7 +72,7 @@ def _reshape(x: tf.Tensor, current: Sequence[Any],
   """Reshape `x` (with dims `current`) to `target`, unless they match."""
   if _same_dims(current, target):
     return x
-  return tf.reshape(x, as_shape(target))
+  return tf_op("Reshape")(x, shape_operand(target))
 
 
 def _operand_layout(shape: Sequence[Any], batch: Sequence[int],
@@ -124,7 +140,7 @@ def _dot_general(ctx: RuleContext, lhs: tf.Tensor, rhs: tf.Tensor, *,
   r_dims = lead + ([n, k] if r_flag else [k, n])
   lhs = _reshape(lhs, [lhs_shape[i] for i in l_perm], l_dims)
   rhs = _reshape(rhs, [rhs_shape[i] for i in r_perm], r_dims)
-  out = tf.linalg.matmul(lhs, rhs, transpose_a=l_flag, transpose_b=r_flag)
+  out = _matmul(lhs, rhs, l_flag, r_flag)
   out = _reshape(out, lead + [m, n], ctx.shape(out_aval))
   return from_matmul_compute(out, out_dtype)
 

@@ -362,10 +362,10 @@ def _compare(tf_fn: Any) -> Any:
 
 register(lax.eq_p)(binary(tf_op("Equal")))
 register(lax.ne_p)(binary(tf_op("NotEqual")))
-register(lax.lt_p)(_compare(tf.math.less))
-register(lax.le_p)(_compare(tf.math.less_equal))
-register(lax.gt_p)(_compare(tf.math.greater))
-register(lax.ge_p)(_compare(tf.math.greater_equal))
+register(lax.lt_p)(_compare(tf_op("Less")))
+register(lax.le_p)(_compare(tf_op("LessEqual")))
+register(lax.gt_p)(_compare(tf_op("Greater")))
+register(lax.ge_p)(_compare(tf_op("GreaterEqual")))
 
 
 @register(lax.select_n_p)
@@ -379,7 +379,7 @@ def _select_n(ctx: RuleContext, which: Any, *cases: Any) -> Any:
     cases = [c if f is None else f for c, f in zip(cases, fills)]
   which_dtype = np_dtype(ctx.avals_in[0])
   if dt.is_bool(which_dtype):
-    return tf.where(which, cases[1], cases[0])
+    return tf_op("SelectV2")(which, cases[1], cases[0])
 
   def select(offset: int, part: Sequence[Any]) -> Any:
     if len(part) == 1:

@@ -20,6 +20,7 @@ from jax.extend import core as jcore
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules.context import RuleContext
 from jax2tf_impl.rules.semantics import is_nan, max_or_min
+from jax2tf_impl.rules.support import shape_operand, tf_op
 
 Binop = Callable[[Any, Any], Any]
 
@@ -59,7 +60,7 @@ def xor_binop(dtype: Any) -> Binop:
 def reduce_sum(x: Any, axes: Sequence[int], dtype: Any) -> Any:
   if dt.is_bool(dtype):
     return tf.reduce_any(x, axis=list(axes))
-  return tf.reduce_sum(x, axis=list(axes))
+  return tf_op("Sum")(x, shape_operand(axes))
 
 
 def reduce_prod(x: Any, axes: Sequence[int], dtype: Any) -> Any:

@@ -17,7 +17,8 @@ from jax import lax
 from jax2tf_impl import dtypes as dt
 from jax2tf_impl.rules import register
 from jax2tf_impl.rules.context import RuleContext
-from jax2tf_impl.rules.support import as_shape, dim_max, interior_pad, is_static
+from jax2tf_impl.rules.support import (as_shape, dim_max, interior_pad, is_static,
+                                      shape_operand, tf_op)
 from jax2tf_impl.shapes import DimValue
 
 
@@ -30,10 +31,10 @@ def _reshape(ctx: RuleContext, x: Any, *, new_sizes: Any, dimensions: Any,
   del new_sizes, sharding
   in_shape = list(ctx.avals_in[0].shape)
   if dimensions is not None and list(dimensions) != list(range(len(in_shape))):
-    x = tf.transpose(x, list(dimensions))
+    x = tf_op("Transpose")(x, shape_operand(dimensions))
   elif in_shape == list(ctx.aval_out.shape):
     return x
-  return tf.reshape(x, ctx.shape_tensor(ctx.aval_out))
+  return tf_op("Reshape")(x, shape_operand(ctx.shape(ctx.aval_out)))
 
 
 @register(lax.squeeze_p)
@@ -41,7 +42,7 @@ def _squeeze(ctx: RuleContext, x: Any, *, dimensions: Any) -> Any:
   # tf.squeeze with an empty axis list would drop *every* size-1 dimension.
   if not dimensions:
     return x
-  return tf.squeeze(x, axis=list(dimensions))
+  return tf_op("Squeeze")(x, squeeze_dims=[int(d) for d in dimensions])
 
 
 @register(lax.broadcast_in_dim_p)
@@ -49,7 +50,8 @@ def _broadcast_in_dim(ctx: RuleContext, x: Any, *, shape: Any,
                       broadcast_dimensions: Any, sharding: Any) -> Any:
   """Operand dim i goes to output dim broadcast_dimensions[i] (size 1 or equal).
 
-  Reshape to the output rank (size 1 on the new dims), then tf.broadcast_to.
+  Reshape to the output rank (size 1 on the new dims), then tf.broadcast_to
+  unless the reshape already has the output's shape (new dims of size 1).
   """
   del sharding
   operand_shape = ctx.shape(ctx.avals_in[0])
@@ -60,13 +62,27 @@ def _broadcast_in_dim(ctx: RuleContext, x: Any, *, shape: Any,
     expanded[d] = operand_shape[i]
   if bdims != sorted(bdims):  # JAX requires strictly increasing dims.
     raise ctx.unsupported("broadcast_dimensions that are not increasing")
-  trailing = list(range(len(out_shape) - len(bdims), len(out_shape)))
-  if bdims != trailing:  # tf.broadcast_to only adds leading dimensions.
-    x = tf.reshape(x, as_shape(expanded))
   if (len(operand_shape) == len(out_shape) and
       list(ctx.avals_in[0].shape) == list(ctx.aval_out.shape)):
     return x
-  return tf.broadcast_to(x, as_shape(out_shape))
+  in_dims, out_dims = list(ctx.avals_in[0].shape), list(ctx.aval_out.shape)
+  if (all(_same_dim(in_dims[i], out_dims[d]) for i, d in enumerate(bdims))
+      and all(isinstance(out_dims[d], int) and out_dims[d] == 1
+              for d in range(len(out_dims)) if d not in bdims)):
+    return tf_op("Reshape")(x, shape_operand(out_shape))  # nothing repeats
+  trailing = list(range(len(out_shape) - len(bdims), len(out_shape)))
+  if bdims != trailing:  # tf.broadcast_to only adds leading dimensions.
+    x = tf_op("Reshape")(x, shape_operand(expanded))
+  return tf_op("BroadcastTo")(x, shape_operand(out_shape))
+
+
+def _same_dim(a: Any, b: Any) -> bool:
+  """Whether two JAX dimensions are provably equal (ints, or the same
+  symbolic expression)."""
+  try:
+    return bool(a == b)
+  except Exception:  # pylint: disable=broad-except  (inconclusive symbolic)
+    return False
 
 
 @register(lax.transpose_p)
@@ -74,7 +90,7 @@ def _transpose(ctx: RuleContext, x: Any, *, permutation: Any) -> Any:
   perm = [int(p) for p in permutation]
   if perm == list(range(len(perm))):
     return x
-  return tf.transpose(x, perm)
+  return tf_op("Transpose")(x, shape_operand(perm))
 
 
 @register(lax.rev_p)

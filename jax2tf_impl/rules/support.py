@@ -16,7 +16,7 @@ from jax2tf_impl import dtypes as dt
 from jax2tf_impl import tf_internals
 from jax2tf_impl.shapes import DimValue, dim_max, dim_min, is_static_shape
 
-__all__ = ["tf_op", "as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
+__all__ = ["tf_op", "shared_constant", "shape_operand", "as_shape", "compiling_with_xla", "computed_from_constants", "dim_max", "dim_min",
            "current_dims", "from_matmul_compute", "interior_pad", "is_static", "matmul_compute_dtype", "non_finite_fill", "source_op",
            "to_matmul_compute"]
 
@@ -48,6 +48,65 @@ def as_shape(dims: Sequence[DimValue]) -> Any:
     return [int(d) for d in dims]
   return tf.stack([tf.constant(d, tf.int32) if isinstance(d, (int, np.integer))
                    else tf.cast(d, tf.int32) for d in dims])
+
+
+def scope_name(name: str) -> str:
+  """`name` (a primitive's, a `jax.named_scope`'s, a composite's) as a
+  valid TF name scope: characters other than letters, digits and "_-."
+  become "_", and a name not starting with a letter, digit or "." gets an
+  "s" in front. Cached: the interpreter asks for every equation."""
+  found = _SCOPE_NAMES.get(name)
+  if found is None:
+    out = "".join(c if c.isalnum() or c in "_-." else "_" for c in name) or "op"
+    found = _SCOPE_NAMES[name] = (
+        out if out[0].isalnum() or out[0] == "." else "s" + out)
+  return found
+
+
+_SCOPE_NAMES: dict[str, str] = {}
+
+
+def shape_operand(dims: Sequence[DimValue]) -> tf.Tensor:
+  """A shape or axes operand for a TF op: a constant shared in the graph
+  when every dim is static (int32, int64 if one does not fit), else
+  as_shape's int32 vector of the symbolic dims."""
+  dims = list(dims)
+  if not is_static(*dims):
+    return as_shape(dims)
+  ints = [int(d) for d in dims]
+  wide = any(abs(d) > 2**31 - 1 for d in ints)
+  return shared_constant(np.asarray(ints, np.int64 if wide else np.int32))
+
+
+# One TF constant per (graph, dtype, shape, value): literals, shapes and
+# axes repeat throughout a program (a chain like `x * 1.0001` repeated 10k
+# times otherwise creates 10k Const ops, a third of the graph and of the
+# conversion time). Keyed by graph, so that a while/cond body (its own
+# FuncGraph) gets its own constants rather than captures from outside.
+_SHARED_CONSTANTS: "weakref.WeakKeyDictionary[Any, dict]" = (
+    weakref.WeakKeyDictionary())
+_SHARED_CONSTANT_MAX_SIZE = 64  # elements: scalars, shapes, axes
+
+
+def shared_constant(value: Any, dtype: Any = None) -> tf.Tensor:
+  """`np.asarray(value, dtype)` as a TF constant, shared by every use of the
+  same small value in the graph being built (a new one when eager, or over
+  64 elements)."""
+  arr = np.asarray(value, dtype=dtype)
+  if tf.executing_eagerly() or arr.size > _SHARED_CONSTANT_MAX_SIZE:
+    return tf.constant(arr)
+  graph = tf.compat.v1.get_default_graph()
+  per_graph = _SHARED_CONSTANTS.get(graph)
+  if per_graph is None:
+    per_graph = _SHARED_CONSTANTS[graph] = {}
+  key = (arr.dtype.str, arr.shape, arr.tobytes())
+  tensor = per_graph.get(key)
+  if tensor is None:
+    # No control dependencies: the first user's context (e.g. after a
+    # shape assertion) must not become every later user's.
+    with tf.control_dependencies(None):
+      tensor = per_graph[key] = tf.constant(arr)
+  return tensor
 
 
 def current_dims(x: Any) -> list[DimValue]:
