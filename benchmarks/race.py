@@ -27,7 +27,6 @@ import argparse
 import os
 import re
 import shlex
-import statistics
 import sys
 import time
 from typing import Any, Callable
@@ -44,6 +43,8 @@ from jax.experimental import jax2tf  # noqa: E402
 import jax2tf_impl  # noqa: E402
 from jax2tf_impl import demo  # noqa: E402
 from run_benchmarks import chain_function  # noqa: E402  (benchmarks/ is on sys.path)
+import race_extras  # noqa: E402
+from race_extras import side_by_side  # noqa: E402
 
 
 # --- models: fn(params, x), params maker, input maker ------------------------
@@ -125,18 +126,6 @@ MODELS: dict[str, tuple[Callable, Callable, Callable]] = {
 
 # --- latency -----------------------------------------------------------------
 
-def _block(fn: Callable[[], Any], reps: int) -> float:
-  best = float("inf")
-  for _ in range(reps):
-    t0 = time.perf_counter()
-    out = fn()
-    jax.tree_util.tree_map(
-        lambda o: o.block_until_ready() if hasattr(o, "block_until_ready")
-        else np.asarray(o), out)
-    best = min(best, time.perf_counter() - t0)
-  return best
-
-
 def runners_for(name: str, batch: int) -> dict[str, Callable[[], Any]]:
   fn, make_params, make_x = MODELS[name]
   rng = np.random.RandomState(0)
@@ -166,33 +155,25 @@ def race_latency(models: list[str], batches: list[int], blocks: int,
   rows = []
   for name in models:
     for batch in batches:
-      runners = runners_for(name, batch)
-      for k, r in list(runners.items()):  # warm up: traces, compiles
-        try:
-          _block(r, 2)
-        except Exception as e:  # pylint: disable=broad-except
-          print(f"  {name} b{batch} {k}: fails: {type(e).__name__}: "
-                f"{str(e)[:200]}")
-          del runners[k]
-      ratios: dict[str, list[float]] = {k: [] for k in runners if k != "jax.jit"}
-      base_times = []
-      for _ in range(blocks):
-        times = {k: _block(r, reps) for k, r in runners.items()}
-        base_times.append(times["jax.jit"])
-        for k in ratios:
-          ratios[k].append(times[k] / times["jax.jit"])
-      row = {"model": name, "batch": batch,
-             "jax_jit_us": statistics.median(base_times) * 1e6,
-             "ratios": {k: (statistics.median(v), min(v), max(v))
-                        for k, v in ratios.items()}}
-      print(f"{name:12s} b{batch:<3d} jax.jit {row['jax_jit_us']:9.1f} us  " +
-            "  ".join(f"{k} {m:.2f}" for k, (m, _, _) in row["ratios"].items()),
-            flush=True)
-      rows.append(row)
+      row = side_by_side(runners_for(name, batch), blocks, reps,
+                         f"{name} b{batch}")
+      rows.append({"model": name, "batch": batch, **row})
   return rows
 
 
 # --- conversion time ---------------------------------------------------------
+
+def warm_up_conversion() -> None:
+  """One small conversion by each path first, so that the first measured
+  size does not pay for imports and first-use set-up (TF's tf.function
+  machinery, the rules registry, JAX's compilation cache)."""
+  f = chain_function(20)
+  spec = tf.TensorSpec([16], tf.float32)
+  x = np.ones(16, np.float32)
+  jax.jit(f).lower(x).compile()
+  tf.function(jax2tf_impl.convert(f), autograph=False).get_concrete_function(spec)(x)
+  tf.function(jax2tf.convert(f), autograph=False).get_concrete_function(spec)
+
 
 def race_conversion(n_eqns: int) -> dict[str, Any]:
   f = chain_function(n_eqns)
@@ -287,17 +268,35 @@ def main(argv: list[str] | None = None) -> int:
   p.add_argument("--reps", type=int, default=20)
   p.add_argument("--conversion", default="1000,10000",
                  help="equation counts, comma-separated ('' for none)")
+  p.add_argument("--extras", default="",
+                 help="grad,tflite,savedmodel: the other rows (race_extras.py)")
   p.add_argument("--label", default="latest")
   p.add_argument("--results", default=None, help="markdown file to update")
   opts = p.parse_args(argv)
   models = [m for m in opts.models.split(",") if m]
   batches = [int(b) for b in opts.batches.split(",") if b]
   rows = race_latency(models, batches, opts.blocks, opts.reps)
-  conv = [race_conversion(int(n)) for n in opts.conversion.split(",") if n]
+  sizes = [int(n) for n in opts.conversion.split(",") if n]
+  if sizes:
+    warm_up_conversion()
+  conv = [race_conversion(n) for n in sizes]
+  extras = [e for e in opts.extras.split(",") if e]
+  extra_lines: list[str] = []
+  if "grad" in extras:
+    extra_lines += race_extras.ratio_table(race_extras.race_gradient(
+        MODELS, models, batches, opts.blocks, opts.reps),
+        "Gradient step (tape over the converted function; ratio to jax.jit(jax.grad))")
+  if "tflite" in extras:
+    extra_lines += race_extras.ratio_table(race_extras.race_tflite(
+        MODELS, models, batches, opts.blocks, opts.reps),
+        "TFLite (tf.lite.Interpreter, 1 and 2 threads; ratio to jax.jit)")
+  if "savedmodel" in extras:
+    extra_lines += race_extras.savedmodel_table(
+        race_extras.savedmodel_rows(MODELS, models))
   command = "python benchmarks/race.py " + shlex.join(
       argv if argv is not None else sys.argv[1:])
   text = markdown(rows, conv, command.strip(), opts.label, opts.blocks,
-                  opts.reps)
+                  opts.reps) + "\n".join(extra_lines)
   print(text)
   if opts.results:
     write_section(opts.results, opts.label, text)
