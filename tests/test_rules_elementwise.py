@@ -119,6 +119,23 @@ def test_subtract_from_constant_zero(dtype, mode):
         x, mode=mode)
 
 
+@pytest.mark.parametrize("enable_xla", [True, False], ids=["xla", "noxla"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+def test_max_min_against_zero_tensors(dtype, mode, enable_xla):
+  """relu and max/min with jnp.zeros_like: a zero tensor (a broadcast of a
+  constant) once took the general form, whose x + 0 grappler rewrites as
+  x: max(-0.0, zeros) came out -0.0 (all float types), and bfloat16's
+  relu too."""
+  x = np.array([np.nan, -np.nan, -0.0, 0.0, -1, 1, np.inf, -np.inf, 2.5],
+               dtype)
+  check(lambda x: (jax.nn.relu(x), jnp.maximum(x, jnp.zeros_like(x)),
+                   jnp.maximum(jnp.zeros_like(x), x),
+                   jnp.minimum(x, -jnp.zeros_like(x)),
+                   jnp.minimum(x, jnp.zeros_like(x))),
+        x, mode=mode, enable_xla=enable_xla)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("op", [lax.max, lax.min], ids=["max", "min"])
 def test_complex_max_min_lexicographic(op, mode):

@@ -26,10 +26,8 @@ from jax2tf_impl.rules.semantics import (complex_divide, is_half, is_inf,
                                          is_nan, max_or_min, np_dtype, scalar)
 from jax2tf_impl.rules.constant_folding import times_constant_product
 from jax2tf_impl.rules.portable_int import truncate_div
-from jax2tf_impl.rules.support import computed_from_constants, non_finite_fill, tf_op
-
-# ----------------------------------------------------------------- helpers
-
+from jax2tf_impl.rules.support import (computed_from_constants, non_finite_fill,
+                                      static_value, tf_op)
 
 # --------------------------------------------------- add / sub / mul / neg
 
@@ -212,12 +210,16 @@ def _fmod_portable(x: Any, y: Any) -> Any:
 
 def _uniform_float_constant(t: Any) -> Any:
   """The value of `t` if it is known now and the same non-NaN float (sign of
-  zero included) everywhere, else None."""
-  value = tf.get_static_value(t)
+  zero included) everywhere, else None. Through broadcasts (zeros_like):
+  max's general form adds them, and grappler rewrites x + zeros as x."""
+  while getattr(t, "op", None) is not None and t.op.type in (
+      "BroadcastTo", "Reshape", "Identity", "ExpandDims"):
+    t = t.op.inputs[0]
+  value = static_value(t)
   if value is None:
     return None
   value = np.asarray(value)
-  if value.size == 0 or value.dtype.kind != "f":
+  if value.size == 0 or not dt.is_float(value.dtype):  # bfloat16 too
     return None
   c = value.reshape(-1)[0]
   if np.isnan(c) or not np.all(value == c) or not np.all(
