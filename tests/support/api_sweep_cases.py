@@ -614,11 +614,29 @@ _INT_DISTS = {
 # float64 for the transforms with their own float64 code paths (CI cost).
 _F64_DISTS = {"uniform", "uniform_bounds", "normal", "truncated_normal",
               "exponential", "gamma", "beta", "laplace", "gumbel", "dirichlet"}
+# Samples whose float bits JAX itself does not define: jax.jit and op-by-op
+# JAX (jax.disable_jit) disagree on them for most keys, because XLA rounds
+# the gamma rejection loop (and maxwell's sqrt/log chain) differently with
+# what it fuses around them. Measured over 25 keys (jax 0.10.2, CPU): JAX's
+# jit vs op-by-op differ on 22-25 keys for ball, dirichlet, dirichlet_f64,
+# double_sided_maxwell and f, on 16 for key_rbg.gamma; at key 42 by up to
+# 11 ulp (f), 7 (dirichlet_f64), 4 (dirichlet), 3 (ball, key_rbg.gamma),
+# 1 (double_sided_maxwell). They are compared within JAX's tolerance under
+# jit_compile too, as in the other modes; their integer parts and every
+# other sample stay bit-exact.
+BITS_NOT_DEFINED_BY_JAX = {"random.ball", "random.dirichlet", "random.dirichlet_f64",
+                           "random.double_sided_maxwell", "random.f",
+                           "random.key_rbg.gamma"}
 for _n, _f in _DISTS.items():
-  # Raw uint32 PRNGKey (threefry), float32 and float64.
-  case(f"random.{_n}", lambda k, f=_f: f(k, jnp.float32), _KEY, exact=True)
+  # Raw uint32 PRNGKey (threefry), float32 and float64. orthogonal is a QR
+  # of normal samples: LAPACK in JAX, XLA's QR expander under jit_compile,
+  # compared like init.orthogonal and linalg.qr.
+  _tol = LINALG_TOL if _n == "orthogonal" else None
+  case(f"random.{_n}", lambda k, f=_f: f(k, jnp.float32), _KEY, tol=_tol,
+       exact=_tol is None and f"random.{_n}" not in BITS_NOT_DEFINED_BY_JAX)
   if _n in _F64_DISTS:
-    case(f"random.{_n}_f64", lambda k, f=_f: f(k, jnp.float64), _KEY, exact=True)
+    case(f"random.{_n}_f64", lambda k, f=_f: f(k, jnp.float64), _KEY,
+         exact=f"random.{_n}_f64" not in BITS_NOT_DEFINED_BY_JAX)
 for _n, _f in _INT_DISTS.items():
   case(f"random.{_n}", _f, _KEY, exact=True)
 # New-style typed keys, threefry and rbg implementations.
@@ -638,7 +656,8 @@ for _impl in ["threefry2x32", "rbg", "unsafe_rbg"]:
         return R.gamma(k, 1.5, (6,), jnp.float32)
       k1, k2 = R.split(k)
       return R.uniform(k1, (3,), jnp.float32), R.uniform(R.fold_in(k2, 3), (3,), jnp.float32)
-    case(f"random.key_{_impl}.{_n}", _g, np.int32(7), exact=True)
+    case(f"random.key_{_impl}.{_n}", _g, np.int32(7),
+         exact=f"random.key_{_impl}.{_n}" not in BITS_NOT_DEFINED_BY_JAX)
 case("random.key_data", lambda s: R.key_data(R.key(s)), np.int32(11), exact=True)
 case("random.key_array_vmap", lambda s: jax.vmap(lambda k: R.normal(k, (2,), jnp.float32))(
     R.split(R.key(s), 4)), np.int32(5), exact=True)
@@ -902,12 +921,8 @@ case("pmap_like_vmap_psum", lambda x: jax.vmap(lambda v: v - lax.psum(v, "i"),
 PENDING: dict[str, str] = {}
 
 # Every other known failure: case -> (modes or None for all, reason).
-# The two causes most random calls share (each entry adds its measured error).
+# The cause the float64 random calls share (each entry adds its measured error).
 _FMA = 'not bit-exact: XLA contracts a*b+c into a fused multiply-add and has its own log/exp/log1p expansions; TF without XLA rounds twice'
-_FUSION = ('not bit-exact under jit_compile: XLA rounds the same HLO dif'
-           'ferently depending on what it fuses it with (isolated for double_sided_maxwell: '
-           "maxwell's samples differ inside that program and not alone), which TF's XLA "
-           "does not reproduce (without XLA the floats are compared within JAX's tolerance)")
 
 KNOWN: dict[str, tuple[Any, str]] = {
     'random.truncated_normal_f64': (('eager', 'graph', 'noxla'),
@@ -918,21 +933,6 @@ KNOWN: dict[str, tuple[Any, str]] = {
     'pure_callback': (('jit',),
         "XLA cannot call Python: pure_callback under jit_compile is a "
         "conversion-time error (docs/callbacks.md)"),
-    'random.ball': (('jit',),
-        _FUSION + ' (measured: up to 3 ulp)'),
-    'random.dirichlet': (('jit',),
-        _FUSION + ' (measured: up to 4 ulp)'),
-    'random.dirichlet_f64': (('jit',),
-        _FUSION + ' (measured: up to 7 ulp)'),
-    'random.double_sided_maxwell': (('jit',),
-        _FUSION + ' (measured: up to 1 ulp)'),
     'random.exponential_f64': (('eager', 'graph', 'noxla'),
         _FMA + ', beyond float64 tolerance (1e-15) without XLA (measured: up to 117 ulp)'),
-    'random.f': (('jit',),
-        _FUSION + ' (measured: up to 11 ulp)'),
-    'random.key_rbg.gamma': (('jit',),
-        _FUSION + ' (measured: up to 3 ulp)'),
-    'random.orthogonal': (('jit',),
-        _FUSION + ' (measured: up to 64 ulp)'),
-
 }
