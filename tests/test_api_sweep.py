@@ -23,11 +23,11 @@ import jax
 import numpy as np
 import pytest
 import tensorflow as tf
-from jax._src import public_test_util as jax_tolerances
 
 import jax2tf_impl
 from support import sampling
 from support.api_sweep_cases import CASES, KNOWN, PENDING
+from support.jit_compare import assert_matches_jax
 from support.tf_testing import concrete_op_types
 
 MODES = ("eager", "graph", "jit", "noxla")
@@ -122,33 +122,6 @@ def _run(name: str, mode: str):
   return fn(*args)
 
 
-def _compare(expected, got, tol, exact: bool) -> None:
-  e_leaves, e_tree = jax.tree_util.tree_flatten(expected)
-  g_leaves = tf.nest.flatten(got)
-  assert len(e_leaves) == len(g_leaves), (e_tree, len(g_leaves))
-  for e, g in zip(e_leaves, g_leaves):
-    e, g = np.asarray(e), np.asarray(g)
-    assert e.dtype == g.dtype, (e.dtype, g.dtype)
-    assert e.shape == g.shape, (e.shape, g.shape)
-    if exact or not np.issubdtype(e.dtype, np.inexact):
-      # Bit-exact: NaNs equal, -0.0 != +0.0 through the bit patterns.
-      if np.issubdtype(e.dtype, np.inexact):
-        e_bits = e.view(f"u{e.dtype.itemsize}") if e.dtype.kind == "f" else e
-        g_bits = g.view(f"u{g.dtype.itemsize}") if g.dtype.kind == "f" else g
-        mismatch = int(np.sum(e_bits != g_bits))
-        if mismatch:
-          ulps = np.abs(e.astype(np.float64) - g.astype(np.float64)) / np.spacing(
-              np.abs(e)).astype(np.float64)
-          raise AssertionError(f"not bit-exact: {mismatch}/{e.size} differ, "
-                               f"max {np.nanmax(ulps):.3g} ulp")
-      else:
-        np.testing.assert_array_equal(g, e)
-    else:
-      # As JAX's assertAllClose: atol = rtol = tolerance(dtype, tol).
-      t = jax_tolerances.tolerance(e.dtype, tol)
-      np.testing.assert_allclose(g, e, atol=t, rtol=t, equal_nan=True)
-
-
 @pytest.mark.parametrize("name,mode", _params())
 def test_sweep(name: str, mode: str) -> None:
   expected_failure = _expected_failure(name, mode)
@@ -159,7 +132,7 @@ def test_sweep(name: str, mode: str) -> None:
     # (jit_compile); elsewhere TF's kernels round a*b+c twice and have their
     # own log/exp, so float samples are compared with JAX's tolerance (the
     # bits and every integer result stay exact in all modes).
-    _compare(expected, got, CASES[name].tol,
+    assert_matches_jax(expected, got, CASES[name].tol,
              CASES[name].exact and mode == "jit")
   except Exception:
     RESULTS[mode]["xfail" if expected_failure else "fail"] += 1
