@@ -190,6 +190,14 @@ def report(rows: list[dict], seconds: float | None) -> str:
             "| target | reason | calls |", "|---|---|---|"]
   for (t, why), n in reasons.most_common(25):
     lines.append(f"| {t} | {pm.esc(why[:120])} | {n} |")
+  wrong = [(r["name"], pm.NAMES[t], r[t]["reason"]) for r in ran for t in COLUMNS
+           if r[t]["status"] == "mismatch"]
+  lines += ["", "## Wrong results where the target runs", "",
+            "The target converted and ran the call, and its result is not "
+            "JAX's (silent at deployment; each is a bug or a target's own "
+            "semantics to document):", ""]
+  lines += [f"- `{n}` on {t}: {pm.esc(why[:160])}" for n, t, why in sorted(wrong)] or [
+      "None."]
   lines += ["", "## Every call", "",
             "| call | " + " | ".join(pm.NAMES[t] for t in COLUMNS) + " |",
             "|---|" + "---|" * len(COLUMNS)]
